@@ -1,0 +1,61 @@
+/**
+ * Error taxonomy. Every error a user can meet says what failed, what was expected, what was seen
+ * and how to fix it. The CLI maps these to exit codes and prints them without a stack trace.
+ */
+
+export interface ErrorDetails {
+  /** What was expected, e.g. "a Docker daemon answering `docker info`". */
+  expected?: string;
+  /** What was actually seen (last state, tool output). */
+  seen?: string;
+  /** A concrete next step for the user. */
+  fix?: string;
+}
+
+abstract class ConformanceError extends Error {
+  readonly details: ErrorDetails;
+  abstract readonly exitCode: number;
+  constructor(message: string, details: ErrorDetails = {}, options?: ErrorOptions) {
+    super(message, options);
+    this.details = details;
+    this.name = new.target.name;
+  }
+  /** The message as printed to a user: one headline and the details, no stack. */
+  render(): string {
+    const lines = [this.message];
+    if (this.details.expected !== undefined) lines.push(`  expected: ${this.details.expected}`);
+    if (this.details.seen !== undefined) lines.push(`  seen:     ${indentTail(this.details.seen)}`);
+    if (this.details.fix !== undefined) lines.push(`  fix:      ${indentTail(this.details.fix)}`);
+    return lines.join('\n');
+  }
+}
+
+function indentTail(text: string): string {
+  return text.trimEnd().split('\n').join('\n            ');
+}
+
+/** The user's input (profile, flag, manifest) is wrong. Exit code 2, nothing else is done. */
+export class UserInputError extends ConformanceError {
+  readonly exitCode = 2;
+}
+
+/** The machine is not ready for a run (no Docker daemon, missing tool, low limits). */
+export class PreflightError extends ConformanceError {
+  readonly exitCode = 3;
+}
+
+/** An external command or API operation failed. */
+export class OperationError extends ConformanceError {
+  readonly exitCode = 1;
+}
+
+/** A wait timed out or became impossible; carries what was awaited and what was last seen. */
+export class WaitError extends ConformanceError {
+  readonly exitCode = 1;
+}
+
+export function isConformanceError(e: unknown): e is ConformanceError {
+  return e instanceof ConformanceError;
+}
+
+export type { ConformanceError };

@@ -1,0 +1,106 @@
+import { execa } from 'execa';
+import { OperationError } from './errors.ts';
+import { humanDuration } from './timeouts.ts';
+import { log } from './progress.ts';
+import { redact } from './redact.ts';
+
+export interface ExecResult {
+  argv: string[];
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+  timedOut: boolean;
+  /** The program could not be started at all (ENOENT, EACCES). */
+  notFound: boolean;
+}
+
+export interface ExecOptions {
+  /** Hard deadline; the process is killed (SIGTERM, then SIGKILL) when it passes. */
+  timeoutMs: number;
+  env?: Record<string, string | undefined>;
+  input?: string;
+  cwd?: string;
+  /** Print the command before running it (default true). */
+  echo?: boolean;
+}
+
+/**
+ * The one thin layer over external commands (kind, helm, docker). Arguments are always an argv
+ * array, never a shell string; every call has a deadline; non-zero exits are returned, not thrown,
+ * so adapters can classify them (the exit code is the thing they judge).
+ */
+export async function run(argv: readonly string[], options: ExecOptions): Promise<ExecResult> {
+  const [file, ...args] = argv;
+  if (file === undefined) throw new Error('run: empty argv');
+  if (options.echo !== false) log.debug(`$ ${redact(argv.map(shellQuote).join(' '))}`);
+  const started = performance.now();
+  const result = await execa(file, args, {
+    reject: false,
+    timeout: options.timeoutMs,
+    forceKillAfterDelay: 5000,
+    env: options.env,
+    input: options.input,
+    cwd: options.cwd,
+    stripFinalNewline: false,
+    all: false,
+  });
+  const durationMs = performance.now() - started;
+  const code = (result as { code?: string }).code;
+  return {
+    argv: [...argv],
+    exitCode: typeof result.exitCode === 'number' ? result.exitCode : -1,
+    stdout: String(result.stdout ?? ''),
+    stderr: String(result.stderr ?? ''),
+    durationMs,
+    timedOut: result.timedOut === true,
+    notFound: code === 'ENOENT' || code === 'EACCES',
+  };
+}
+
+/** Like run, but a non-zero exit, a timeout or a missing program throws an OperationError. */
+export async function runChecked(
+  operation: string,
+  argv: readonly string[],
+  options: ExecOptions & { fix?: string },
+) {
+  const r = await run(argv, options);
+  if (r.exitCode !== 0 || r.timedOut) throw commandFailed(operation, r, options.timeoutMs, options.fix);
+  return r;
+}
+
+export function commandFailed(
+  operation: string,
+  r: ExecResult,
+  timeoutMs: number,
+  fix?: string,
+): OperationError {
+  const cmd = redact(r.argv.map(shellQuote).join(' '));
+  const tail = lastLines(`${r.stderr}\n${r.stdout}`.trim(), 15);
+  if (r.notFound)
+    return new OperationError(`${operation}: cannot start ${r.argv[0] ?? ''}`, {
+      expected: 'an executable program',
+      seen: 'not found or not executable',
+      fix: fix ?? 'install it or run `ambient-conformance doctor`',
+    });
+  if (r.timedOut)
+    return new OperationError(`${operation}: timed out after ${humanDuration(timeoutMs)}`, {
+      expected: `\`${cmd}\` to finish within ${humanDuration(timeoutMs)}`,
+      seen: tail || '(no output)',
+      fix: fix ?? 'raise the matching timeout (see `ambient-conformance plan` and AMBIENT_TIMEOUT_*)',
+    });
+  return new OperationError(`${operation}: exit code ${r.exitCode}`, {
+    expected: `\`${cmd}\` to exit 0`,
+    seen: redact(tail) || '(no output)',
+    ...(fix === undefined ? {} : { fix }),
+  });
+}
+
+export function lastLines(text: string, n: number): string {
+  const lines = text.split('\n');
+  return lines.slice(Math.max(0, lines.length - n)).join('\n');
+}
+
+export function shellQuote(arg: string): string {
+  return /^[A-Za-z0-9_./:=@,+%{}-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,41 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+/**
+ * Pinned tools and images (pins.json at the repository root). Sources:
+ * - kind v0.30.0: default node image kindest/node:v1.34.0@sha256:7416a61b… (kind
+ *   pkg/apis/config/defaults/image.go at v0.30.0); Kubernetes 1.34 is inside Istio 1.28's 1.30-1.34.
+ *   Binary SHA-256s as published next to the release assets (mirrored in f110/mono
+ *   build/rules/kind/assets.bzl). A wrong pin fails closed: the download is refused.
+ * - helm: no SHA-256 is pinned yet (none could be verified offline); the tool cache therefore refuses
+ *   to download helm and asks for a helm on PATH. Add `"linux-amd64": "<sha256>"` entries to enable it.
+ * - metrics-server chart 3.13.1 = v0.8.1, the release for Kubernetes 1.31-1.34 (v0.9.0 needs 1.34+ only).
+ * - agnhost 2.66.1 (netexec server, curl client; alpine base with /bin/sh).
+ */
+const PinsSchema = z.object({
+  istio: z.object({ version: z.string(), supportedKubernetes: z.array(z.string()) }),
+  kind: z.object({ version: z.string(), url: z.string(), sha256: z.record(z.string(), z.string()) }),
+  helm: z.object({ version: z.string(), url: z.string(), sha256: z.record(z.string(), z.string()) }),
+  nodeImage: z.string(),
+  metricsServer: z.object({
+    chartRepository: z.string(),
+    chart: z.string(),
+    chartVersion: z.string(),
+    image: z.string(),
+  }),
+  images: z.object({ agnhost: z.string() }),
+});
+
+export type Pins = z.infer<typeof PinsSchema>;
+export type ToolPin = Pins['kind'];
+
+export const PINS: Pins = PinsSchema.parse(
+  JSON.parse(readFileSync(new URL('../pins.json', import.meta.url), 'utf8')),
+);
+
+/** Splits "repo:tag@sha256:..." into the parts Helm values want. */
+export function splitImage(ref: string): { repository: string; tag: string; digest: string } {
+  const m = /^(.+?):([^:@/]+)@(sha256:[a-f0-9]{64})$/.exec(ref);
+  if (!m) throw new Error(`image ${ref} is not pinned as repo:tag@sha256:<digest>`);
+  return { repository: m[1] ?? '', tag: m[2] ?? '', digest: m[3] ?? '' };
+}

@@ -1,0 +1,93 @@
+import { humanDuration } from './timeouts.ts';
+
+/**
+ * Progress and logging. Everything goes to stderr so stdout stays machine-readable
+ * (`plan --json`, `list --json`). Each line carries a timestamp; phases print their start and
+ * their end with elapsed time.
+ */
+
+type Level = 'debug' | 'info' | 'warn' | 'error';
+const RANK: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export interface LogSink {
+  write(line: string): void;
+}
+
+let sink: LogSink = { write: (line) => process.stderr.write(`${line}\n`) };
+let threshold: Level = process.env.AMBIENT_VERBOSE === '1' ? 'debug' : 'info';
+
+function stamp(): string {
+  return new Date().toISOString().slice(11, 19);
+}
+
+function emit(level: Level, message: string): void {
+  if (RANK[level] < RANK[threshold]) return;
+  const tag = level === 'info' ? '' : `${level.toUpperCase()} `;
+  for (const line of message.split('\n')) sink.write(`[${stamp()}] ${tag}${line}`);
+}
+
+export const log = {
+  debug: (m: string) => emit('debug', m),
+  info: (m: string) => emit('info', m),
+  warn: (m: string) => emit('warn', m),
+  error: (m: string) => emit('error', m),
+  setVerbose(v: boolean) {
+    threshold = v ? 'debug' : 'info';
+  },
+  /** Redirect output (tests). Returns the previous sink. */
+  setSink(s: LogSink): LogSink {
+    const prev = sink;
+    sink = s;
+    return prev;
+  },
+};
+
+export type PhaseStatus = 'passed' | 'failed' | 'skipped';
+
+export interface PhaseRecord {
+  name: string;
+  startedAt: string;
+  durationMs: number;
+  status: PhaseStatus;
+  detail?: string;
+}
+
+/** Records phases in order, for the console and for summary.md / conformance-report.json. */
+export class PhaseClock {
+  readonly records: PhaseRecord[] = [];
+
+  async phase<T>(name: string, description: string, body: () => Promise<T>): Promise<T> {
+    const startedAt = new Date();
+    const t0 = performance.now();
+    log.info(`▶ ${name}: ${description}`);
+    try {
+      const result = await body();
+      const durationMs = performance.now() - t0;
+      this.records.push({ name, startedAt: startedAt.toISOString(), durationMs, status: 'passed' });
+      log.info(`✔ ${name} done in ${humanDuration(durationMs)}`);
+      return result;
+    } catch (e) {
+      const durationMs = performance.now() - t0;
+      this.records.push({
+        name,
+        startedAt: startedAt.toISOString(),
+        durationMs,
+        status: 'failed',
+        detail: e instanceof Error ? e.message : String(e),
+      });
+      log.error(`✘ ${name} failed after ${humanDuration(durationMs)}`);
+      throw e;
+    }
+  }
+
+  skipped(name: string, reason: string): void {
+    this.records.push({
+      name,
+      startedAt: new Date().toISOString(),
+      durationMs: 0,
+      status: 'skipped',
+      detail: reason,
+    });
+    log.info(`- ${name} skipped: ${reason}`);
+  }
+}

@@ -1,0 +1,16 @@
+/**
+ * Redaction for anything written to logs or reports: no secrets in reports. Kubeconfig-style
+ * credentials, bearer tokens, PEM private keys and client certificates are masked.
+ */
+const PATTERNS: [RegExp, string][] = [
+  [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g, '[REDACTED PRIVATE KEY]'],
+  [/((?:client-key-data|client-certificate-data|token|password)\s*[:=]\s*)("?)[^\s"]+\2/gi, '$1[REDACTED]'],
+  [/(authorization:\s*bearer\s+)\S+/gi, '$1[REDACTED]'],
+  [/(--token(?:=|\s+))\S+/g, '$1[REDACTED]'],
+];
+
+export function redact(text: string): string {
+  let out = text;
+  for (const [re, replacement] of PATTERNS) out = out.replace(re, replacement);
+  return out;
+}

@@ -1,0 +1,117 @@
+import { UserInputError } from './errors.ts';
+
+/**
+ * The one timeout table. Each entry bounds one kind of operation; tests and adapters never use a
+ * literal duration. Values are milliseconds. A profile's `timeouts` section and the environment
+ * (AMBIENT_TIMEOUT_<UPPER_SNAKE_KEY>=<duration>, e.g. AMBIENT_TIMEOUT_HELM_INSTALL=8m) override
+ * them, in that order, for slow CI runners.
+ */
+export const TIMEOUT_DOCS = {
+  preflight: 'each preflight probe (docker info, tool --version): they answer in seconds or not at all',
+  clusterCreate: 'kind create cluster, including node boot and control-plane Ready (--wait)',
+  clusterDelete: 'kind delete cluster',
+  nodesReady: 'every node reporting Ready after create (kindnet up on workers)',
+  helmInstall: 'one helm install/upgrade --wait (per chart); also passed to helm as --timeout',
+  helmUninstall: 'one helm uninstall --wait',
+  podReady: 'a pod or DaemonSet rollout becoming Ready (includes image pulls on a cold node)',
+  namespaceDelete: 'a namespace and its finalizers being really gone',
+  meshEnrollment: 'istio-cni annotating a new pod ambient.istio.io/redirection=enabled',
+  ztunnelProgrammed: 'ztunnel config_dump showing a new workload (xDS push and in-pod setup)',
+  dataplaneConvergence: 'a policy change taking effect in the dataplane (NetworkPolicy, AuthorizationPolicy)',
+  probe: 'one application probe (HTTP request) from a client pod',
+  exec: 'one kubectl-exec style command in a pod',
+  metricsAvailable: 'metrics.k8s.io serving PodMetrics for a pod (two scrapes after start)',
+  diagnostics:
+    'collecting diagnostics for one failed test (hard deadline, so a hung call cannot hide the failure)',
+  logExport: 'kind export logs after a failed run',
+} as const;
+
+export type TimeoutKey = keyof typeof TIMEOUT_DOCS;
+export type TimeoutTable = Record<TimeoutKey, number>;
+
+const S = 1000;
+const M = 60 * S;
+
+/** Defaults sized for a 4-CPU CI runner with cold image caches. */
+export const DEFAULT_TIMEOUTS: TimeoutTable = {
+  preflight: 15 * S,
+  clusterCreate: 5 * M,
+  clusterDelete: 2 * M,
+  nodesReady: 3 * M,
+  helmInstall: 5 * M,
+  helmUninstall: 3 * M,
+  podReady: 3 * M,
+  namespaceDelete: 2 * M,
+  meshEnrollment: 60 * S,
+  ztunnelProgrammed: 60 * S,
+  dataplaneConvergence: 60 * S,
+  probe: 12 * S,
+  exec: 30 * S,
+  metricsAvailable: 2 * M,
+  diagnostics: 60 * S,
+  logExport: 2 * M,
+};
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: S, m: M, h: 60 * M };
+
+/** Parses "90s", "5m", "1m30s", "1500ms" or a bare number of seconds. */
+export function parseDuration(text: string): number {
+  const trimmed = text.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * S);
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+  let total = 0;
+  let consumed = 0;
+  for (let m = re.exec(trimmed); m !== null; m = re.exec(trimmed)) {
+    total += Number(m[1]) * (UNIT_MS[m[2] ?? 's'] ?? S);
+    consumed = re.lastIndex;
+  }
+  if (trimmed.length === 0 || consumed !== trimmed.length) {
+    throw new UserInputError(`invalid duration "${text}"`, {
+      expected: 'a duration such as 90s, 5m, 1m30s or 1500ms',
+      seen: JSON.stringify(text),
+    });
+  }
+  return Math.round(total);
+}
+
+/** "300s" style rendering for flags such as helm --timeout. */
+export function formatSeconds(ms: number): string {
+  return `${Math.ceil(ms / S)}s`;
+}
+
+export function humanDuration(ms: number): string {
+  if (ms < S) return `${Math.round(ms)}ms`;
+  if (ms < M) return `${(ms / S).toFixed(1)}s`;
+  const m = Math.floor(ms / M);
+  const s = Math.round((ms % M) / S);
+  return `${m}m${String(s).padStart(2, '0')}s`;
+}
+
+function envKey(key: string): string {
+  return `AMBIENT_TIMEOUT_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
+/** Resolves the table: defaults, then the profile's overrides, then the environment. */
+export function resolveTimeouts(
+  profileOverrides: Partial<Record<TimeoutKey, number>> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): TimeoutTable {
+  const table: TimeoutTable = { ...DEFAULT_TIMEOUTS, ...profileOverrides };
+  for (const key of Object.keys(TIMEOUT_DOCS) as TimeoutKey[]) {
+    const raw = env[envKey(key)];
+    if (raw !== undefined && raw !== '') {
+      try {
+        table[key] = parseDuration(raw);
+      } catch {
+        throw new UserInputError(`invalid ${envKey(key)}="${raw}"`, {
+          expected: 'a duration such as 90s, 5m or 1m30s',
+          seen: raw,
+          fix: `unset ${envKey(key)} or give it a duration`,
+        });
+      }
+    }
+  }
+  return table;
+}
+
+export { envKey as timeoutEnvKey };
