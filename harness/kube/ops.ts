@@ -1,0 +1,171 @@
+import type { V1Namespace, V1Pod } from '@kubernetes/client-node';
+import { OperationError } from '../errors.ts';
+import { pollUntil } from '../wait.ts';
+import { isNotFound, withRetry, type KubeClients } from './client.ts';
+import {
+  daemonSetState,
+  describePod,
+  isDaemonSetRolledOut,
+  isDeploymentAvailable,
+  judgeNodesReady,
+  podImpossible,
+} from './health.ts';
+
+export const DATAPLANE_MODE_LABEL = 'istio.io/dataplane-mode';
+
+export async function serverVersion(kube: KubeClients): Promise<string> {
+  const v = await withRetry('GET /version', () => kube.version.getCode());
+  return v.gitVersion;
+}
+
+export async function nodeNames(kube: KubeClients): Promise<string[]> {
+  const list = await withRetry('list nodes', () => kube.core.listNode());
+  return list.items.map((n) => n.metadata?.name ?? '').filter(Boolean);
+}
+
+export async function waitNodesReady(kube: KubeClients, timeoutMs: number): Promise<void> {
+  await pollUntil({
+    what: 'every node to be Ready',
+    timeoutMs,
+    read: async () => (await kube.core.listNode()).items,
+    judge: judgeNodesReady,
+  });
+}
+
+/** Creates a namespace with labels, or adds the labels when it exists. Returns true if created. */
+export async function ensureNamespace(
+  kube: KubeClients,
+  name: string,
+  labels: Record<string, string>,
+): Promise<boolean> {
+  try {
+    const ns = await withRetry(`read namespace ${name}`, () => kube.core.readNamespace({ name }));
+    const merged = { ...(ns.metadata?.labels ?? {}), ...labels };
+    await withRetry(`label namespace ${name}`, () =>
+      kube.core.replaceNamespace({ name, body: { ...ns, metadata: { ...ns.metadata, labels: merged } } }),
+    );
+    return false;
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+  }
+  const body: V1Namespace = { metadata: { name, labels } };
+  await withRetry(`create namespace ${name}`, () => kube.core.createNamespace({ body }));
+  return true;
+}
+
+export async function deleteNamespaceAndWait(
+  kube: KubeClients,
+  name: string,
+  timeoutMs: number,
+): Promise<void> {
+  try {
+    await withRetry(`delete namespace ${name}`, () => kube.core.deleteNamespace({ name }));
+  } catch (e) {
+    if (isNotFound(e)) return;
+    throw e;
+  }
+  await pollUntil({
+    what: `namespace ${name} to be gone`,
+    timeoutMs,
+    read: async () => {
+      try {
+        const ns = await kube.core.readNamespace({ name });
+        return ns.status?.phase ?? 'Terminating';
+      } catch (e) {
+        if (isNotFound(e)) return 'gone';
+        throw e;
+      }
+    },
+    judge: (phase) => ({ done: phase === 'gone', seen: `phase=${phase}` }),
+    fix: `look for stuck finalizers: kubectl get namespace ${name} -o yaml`,
+  });
+}
+
+export async function deleteNamespacesByLabel(
+  kube: KubeClients,
+  labelSelector: string,
+  timeoutMs: number,
+): Promise<string[]> {
+  const list = await withRetry('list namespaces', () => kube.core.listNamespace({ labelSelector }));
+  const names = list.items.map((n) => n.metadata?.name ?? '').filter(Boolean);
+  await Promise.all(names.map((n) => deleteNamespaceAndWait(kube, n, timeoutMs)));
+  return names;
+}
+
+export async function listPods(
+  kube: KubeClients,
+  namespace: string,
+  labelSelector?: string,
+): Promise<V1Pod[]> {
+  const list = await withRetry(`list pods in ${namespace}`, () =>
+    kube.core.listNamespacedPod({ namespace, ...(labelSelector ? { labelSelector } : {}) }),
+  );
+  return list.items;
+}
+
+/** The Istio control and data plane objects, by their chart-fixed names. */
+export const ISTIO_OBJECTS = {
+  istiod: { kind: 'Deployment', name: 'istiod', selector: 'app=istiod', container: 'discovery' },
+  cni: {
+    kind: 'DaemonSet',
+    name: 'istio-cni-node',
+    selector: 'k8s-app=istio-cni-node',
+    container: 'install-cni',
+  },
+  ztunnel: { kind: 'DaemonSet', name: 'ztunnel', selector: 'app=ztunnel', container: 'istio-proxy' },
+} as const;
+
+/** Waits for istiod Available and both DaemonSets rolled out; fails fast on crash-looping pods. */
+export async function waitIstioReady(kube: KubeClients, namespace: string, timeoutMs: number): Promise<void> {
+  await pollUntil({
+    what: `istiod, istio-cni-node and ztunnel to be Ready in ${namespace}`,
+    timeoutMs,
+    read: async () => {
+      const [deploy, cni, zt, pods] = await Promise.all([
+        kube.apps.readNamespacedDeployment({ namespace, name: ISTIO_OBJECTS.istiod.name }),
+        kube.apps.readNamespacedDaemonSet({ namespace, name: ISTIO_OBJECTS.cni.name }),
+        kube.apps.readNamespacedDaemonSet({ namespace, name: ISTIO_OBJECTS.ztunnel.name }),
+        kube.core.listNamespacedPod({ namespace }),
+      ]);
+      return { deploy, cni, zt, pods: pods.items };
+    },
+    judge: ({ deploy, cni, zt, pods }) => {
+      const c = daemonSetState(cni);
+      const z = daemonSetState(zt);
+      const seen = `istiod available=${deploy.status?.availableReplicas ?? 0}/${deploy.spec?.replicas ?? 1}; istio-cni-node ready=${c.ready}/${c.desired}; ztunnel ready=${z.ready}/${z.desired}; ${pods
+        .filter((p) => !p.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True'))
+        .map(describePod)
+        .join('; ')}`;
+      const impossible = pods.map(podImpossible).find((x) => x !== undefined);
+      return {
+        done: isDeploymentAvailable(deploy) && isDaemonSetRolledOut(cni) && isDaemonSetRolledOut(zt),
+        seen,
+        ...(impossible ? { impossible } : {}),
+      };
+    },
+  });
+}
+
+export async function waitApiServiceAvailable(
+  kube: KubeClients,
+  name: string,
+  timeoutMs: number,
+): Promise<void> {
+  await pollUntil({
+    what: `APIService ${name} to be Available`,
+    timeoutMs,
+    read: () => kube.apireg.readAPIService({ name }),
+    judge: (svc) => {
+      const c = svc.status?.conditions?.find((x) => x.type === 'Available');
+      return {
+        done: c?.status === 'True',
+        seen: `Available=${c?.status ?? 'unknown'} ${c?.reason ?? ''} ${c?.message ?? ''}`.trim(),
+      };
+    },
+  });
+}
+
+export function requireOk<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new OperationError(`missing ${what}`);
+  return value;
+}

@@ -1,0 +1,71 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { WaitError } from './errors.ts';
+import { humanDuration } from './timeouts.ts';
+
+export interface PollVerdict {
+  /** The condition holds. */
+  done: boolean;
+  /** Success has become impossible (CrashLoopBackOff, failed release): stop now with this reason. */
+  impossible?: string;
+  /** What was seen, for the timeout message ("phase=Pending, reason=ContainerCreating"). */
+  seen: string;
+}
+
+export interface PollOptions<T> {
+  /** What is awaited, as a phrase: "pod x/a to be Ready". */
+  what: string;
+  timeoutMs: number;
+  intervalMs?: number;
+  read: () => Promise<T>;
+  judge: (value: T) => PollVerdict;
+  /** Extra evidence on failure (e.g. last log lines). */
+  evidence?: () => Promise<string>;
+  fix?: string;
+}
+
+/**
+ * The only way this project waits: poll a condition until it holds, with a deadline from the
+ * timeout table; fail with what was awaited and what was last seen; stop early when success has
+ * become impossible. Read errors are remembered as "last seen" and polling continues.
+ */
+export async function pollUntil<T>(o: PollOptions<T>): Promise<T> {
+  const interval = o.intervalMs ?? 2000;
+  const deadline = performance.now() + o.timeoutMs;
+  let lastSeen = 'nothing yet';
+  for (;;) {
+    try {
+      const value = await o.read();
+      const v = o.judge(value);
+      lastSeen = v.seen;
+      if (v.done) return value;
+      if (v.impossible !== undefined) {
+        throw new WaitError(`gave up waiting for ${o.what}: ${v.impossible}`, {
+          expected: o.what,
+          seen: await withEvidence(v.seen, o.evidence),
+          ...(o.fix ? { fix: o.fix } : {}),
+        });
+      }
+    } catch (e) {
+      if (e instanceof WaitError) throw e;
+      lastSeen = `error: ${e instanceof Error ? e.message : String(e)}`;
+    }
+    if (performance.now() + interval > deadline) break;
+    await delay(interval); // poll-interval
+  }
+  throw new WaitError(`timed out after ${humanDuration(o.timeoutMs)} waiting for ${o.what}`, {
+    expected: o.what,
+    seen: await withEvidence(`last seen: ${lastSeen}`, o.evidence),
+    fix:
+      o.fix ?? 'see the diagnostics in the run folder; on slow machines raise the matching AMBIENT_TIMEOUT_*',
+  });
+}
+
+async function withEvidence(seen: string, evidence?: () => Promise<string>): Promise<string> {
+  if (!evidence) return seen;
+  try {
+    const e = await evidence();
+    return e ? `${seen}\n${e}` : seen;
+  } catch {
+    return seen;
+  }
+}
