@@ -1,0 +1,168 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import * as allure from 'allure-js-commons';
+import { describe, inject, test } from 'vitest';
+import { collectDiagnostics } from '../diagnostics.ts';
+import type { RunFacts } from '../facts.ts';
+import { makeClients, type KubeClients } from '../kube/client.ts';
+import { DATAPLANE_MODE_LABEL, deleteNamespaceAndWait, ensureNamespace } from '../kube/ops.ts';
+import { MANAGED_BY, MANAGED_BY_LABEL, RUN_ID_LABEL } from '../plan.ts';
+import { loadProfile, type Profile } from '../profile/load.ts';
+import { log } from '../progress.ts';
+import { deselected, unmetNeeds, type ConformanceTest, type TestScope } from './define.ts';
+
+interface Fixtures {
+  facts: RunFacts;
+  profile: Profile;
+  kube: KubeClients;
+}
+
+/** The extended test: facts (provided by globalSetup), the loaded profile and a typed client per file. */
+const conformance = test.extend<Fixtures>({
+  facts: [async ({}, use) => use(inject('facts')), { scope: 'file' }],
+  profile: [async ({ facts }, use) => use(loadProfile(facts.profilePath)), { scope: 'file' }],
+  kube: [async ({ facts }, use) => use(makeClients(facts.kubeconfig, facts.context)), { scope: 'file' }],
+});
+
+function randomSuffix(): string {
+  return Math.random().toString(36).slice(2, 7);
+}
+
+class Scope implements TestScope {
+  readonly artifactsDir: string;
+  private undo: { description: string; fn: () => Promise<void> }[] = [];
+  readonly namespaces: string[] = [];
+  readonly id: string;
+  private readonly kube: KubeClients;
+  private readonly facts: RunFacts;
+  private readonly profile: Profile;
+
+  constructor(id: string, kube: KubeClients, facts: RunFacts, profile: Profile) {
+    this.id = id;
+    this.kube = kube;
+    this.facts = facts;
+    this.profile = profile;
+    this.artifactsDir = path.join(facts.runDir, 'artifacts', id);
+  }
+
+  async namespace(opts: { ambient?: boolean; prefix?: string } = {}): Promise<string> {
+    const name = `${opts.prefix ?? this.id.toLowerCase()}-${randomSuffix()}`;
+    await ensureNamespace(this.kube, name, {
+      [RUN_ID_LABEL]: this.facts.runId,
+      [MANAGED_BY_LABEL]: MANAGED_BY,
+      'ambient-conformance.io/test-id': this.id,
+      ...(opts.ambient ? { [DATAPLANE_MODE_LABEL]: 'ambient' } : {}),
+    });
+    this.namespaces.push(name);
+    this.onCleanup(`delete namespace ${name}`, () =>
+      deleteNamespaceAndWait(this.kube, name, this.profile.timeouts.namespaceDelete),
+    );
+    return name;
+  }
+
+  onCleanup(description: string, fn: () => Promise<void>): void {
+    this.undo.push({ description, fn });
+  }
+
+  attach(name: string, content: string): void {
+    mkdirSync(this.artifactsDir, { recursive: true });
+    writeFileSync(path.join(this.artifactsDir, name), content);
+    void Promise.resolve(
+      allure.attachment(name, content, {
+        contentType: name.endsWith('.json') ? 'application/json' : 'text/plain',
+      }),
+    ).catch(() => undefined);
+  }
+
+  log(message: string): void {
+    log.info(`[${this.id}] ${message}`);
+  }
+
+  async cleanup(): Promise<string[]> {
+    const failures: string[] = [];
+    while (this.undo.length) {
+      const u = this.undo.pop();
+      if (!u) break;
+      try {
+        await u.fn();
+      } catch (e) {
+        failures.push(`${u.description}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    return failures;
+  }
+}
+
+/**
+ * Registers a suite's records as Vitest tests, one `test` per claim, named "<ID> <claim>".
+ * Deselected tests and tests whose needs are unmet are skipped at run time with their reason
+ * (ctx.skip), so they stay in every report. On failure, diagnostics are collected before cleanup.
+ */
+export function registerSuite(suite: string, tests: ConformanceTest[]): void {
+  describe(suite, () => {
+    for (const t of tests) {
+      conformance(
+        `${t.id} ${t.claim}`,
+        { timeout: 0 },
+        async ({ facts, profile, kube, expect, skip, task }) => {
+          task.meta.conformanceId = t.id;
+          task.meta.conformanceSuite = suite;
+          const notSelected = deselected(t.id, facts);
+          if (notSelected) return skip(notSelected);
+          const unmet = unmetNeeds(t, facts);
+          if (unmet) return skip(unmet);
+          await Promise.resolve(allure.label('conformanceId', t.id)).catch(() => undefined);
+
+          const scope = new Scope(t.id, kube, facts, profile);
+          const budget = profile.timeouts[t.timeout ?? 'podReady'] * 3;
+          let failed = false;
+          let timer: NodeJS.Timeout | undefined;
+          try {
+            await Promise.race([
+              t.body({ expect, facts, profile, kube, timeouts: profile.timeouts, scope }),
+              new Promise<never>((_, reject) => {
+                timer = globalThis.setTimeout(
+                  () =>
+                    reject(
+                      new Error(
+                        `${t.id} exceeded its overall budget of ${Math.round(budget / 1000)}s (3 × ${t.timeout ?? 'podReady'})`,
+                      ),
+                    ),
+                  budget,
+                ); // poll-interval: a deadline, not a sleep
+              }),
+            ]);
+          } catch (e) {
+            failed = true;
+            const files = await collectDiagnostics(kube, {
+              dir: scope.artifactsDir,
+              istioNamespace: facts.istioNamespace,
+              namespaces: scope.namespaces,
+              deadlineMs: profile.timeouts.diagnostics,
+            }).catch(() => []);
+            if (files.length)
+              log.info(`[${t.id}] diagnostics: ${files.length} file(s) in ${scope.artifactsDir}`);
+            throw e;
+          } finally {
+            if (timer) globalThis.clearTimeout(timer);
+            if (failed && facts.keepOnFailure) {
+              log.warn(
+                `[${t.id}] failed: keeping ${scope.namespaces.join(', ') || 'its resources'} (--keep-on-failure)`,
+              );
+            } else {
+              const problems = await scope.cleanup();
+              if (problems.length) log.warn(`[${t.id}] cleanup problems: ${problems.join('; ')}`);
+            }
+          }
+        },
+      );
+    }
+  });
+}
+
+declare module 'vitest' {
+  interface TaskMeta {
+    conformanceId?: string;
+    conformanceSuite?: string;
+  }
+}

@@ -1,0 +1,78 @@
+import type { RunFacts } from '../facts.ts';
+import type { PhaseRecord } from '../progress.ts';
+
+export type ResultStatus = 'PASS' | 'FAIL' | 'SKIP' | 'NOT RUN';
+
+export interface TestResultRecord {
+  id: string;
+  suite: string;
+  claim: string;
+  status: ResultStatus;
+  /** Skip note, or the first line of the failure. */
+  reason?: string;
+  durationMs: number;
+  errors?: string[];
+}
+
+export interface CatalogEntry {
+  id: string;
+  suite: string;
+  claim: string;
+}
+
+const NAME = /^([A-Z]+-\d{2}) (.*)$/s;
+
+/** "INSTALL-01 the four releases…" -> id and claim. */
+export function splitTestName(name: string): { id: string; claim: string } | undefined {
+  const m = NAME.exec(name);
+  return m ? { id: m[1] ?? '', claim: m[2] ?? '' } : undefined;
+}
+
+/**
+ * Merges Vitest's results with the catalog: every catalogued test appears exactly once; one that
+ * never ran (setup failed, run interrupted) is NOT RUN with the reason.
+ */
+export function mergeWithCatalog(
+  catalog: CatalogEntry[],
+  results: TestResultRecord[],
+  notRunReason: string,
+): TestResultRecord[] {
+  const byId = new Map(results.map((r) => [r.id, r]));
+  const merged: TestResultRecord[] = catalog.map(
+    (c) => byId.get(c.id) ?? { ...c, status: 'NOT RUN', reason: notRunReason, durationMs: 0 },
+  );
+  for (const r of results) if (!catalog.some((c) => c.id === r.id)) merged.push(r);
+  return merged;
+}
+
+export type Verdict = 'success' | 'partial' | 'failure';
+
+export function verdict(results: TestResultRecord[], phases: PhaseRecord[]): Verdict {
+  if (phases.some((p) => p.status === 'failed') || results.some((r) => r.status === 'FAIL')) return 'failure';
+  if (results.some((r) => r.status !== 'PASS')) return 'partial';
+  return results.length ? 'success' : 'failure';
+}
+
+export function counts(results: TestResultRecord[]): Record<ResultStatus, number> {
+  const c: Record<ResultStatus, number> = { PASS: 0, FAIL: 0, SKIP: 0, 'NOT RUN': 0 };
+  for (const r of results) c[r.status]++;
+  return c;
+}
+
+export interface ReportInput {
+  toolVersion: string;
+  runId: string;
+  startedAt: string;
+  finishedAt: string;
+  facts: Partial<RunFacts> & { runId: string };
+  profile: {
+    name: string;
+    source: string;
+    istioVersion: string;
+    chartRepository: string;
+    releases: { name: string; chart: string; syncWave: number; valuesFile?: string }[];
+  };
+  phases: PhaseRecord[];
+  results: TestResultRecord[];
+  notes: string[];
+}

@@ -1,0 +1,46 @@
+import path from 'node:path';
+import { defineConfig } from 'vitest/config';
+import SuiteOrderSequencer from './harness/conformance/sequencer.ts';
+
+// The CLI sets AMBIENT_RUN_DIR for a conformance run; then JUnit, Allure and the results file
+// are written into reports/<run>/.
+const runDir = process.env.AMBIENT_RUN_DIR;
+
+export default defineConfig({
+  test: {
+    reporters: runDir
+      ? [
+          'default',
+          'junit',
+          ['allure-vitest/reporter', { resultsDir: path.join(runDir, 'allure-results') }],
+          ['./harness/report/vitest-reporter.ts', { outputFile: path.join(runDir, 'results.json') }],
+        ]
+      : ['default'],
+    ...(runDir ? { outputFile: { junit: path.join(runDir, 'junit.xml') } } : {}),
+    // Suite files run in a fixed order, removal last (harness/conformance/sequencer.ts).
+    sequence: { sequencer: SuiteOrderSequencer },
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['harness/**/*.test.ts', 'cli/**/*.test.ts', 'suites/**/*.test.ts', 'test/**/*.test.ts', 'scripts/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 20_000,
+        },
+      },
+      {
+        test: {
+          name: 'conformance',
+          include: ['suites/**/*.conformance.ts'],
+          environment: 'node',
+          globalSetup: ['./harness/conformance/global-setup.ts'],
+          setupFiles: ['allure-vitest/setup'],
+          fileParallelism: false,
+          // Each test bounds itself with the timeout table; Vitest's own limit is off.
+          testTimeout: 0,
+          hookTimeout: 0,
+        },
+      },
+    ],
+  },
+});
