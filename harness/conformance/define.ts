@@ -42,6 +42,8 @@ export interface ConformanceContext {
   kube: KubeClients;
   timeouts: TimeoutTable;
   scope: TestScope;
+  /** Ends the test as skipped with its reason (what could not be verified on this cluster, and why). */
+  skip: (reason: string) => never;
 }
 
 export const ID_PATTERN = /^[A-Z]+-\d{2}$/;

@@ -119,7 +119,15 @@ export function registerSuite(suite: string, tests: ConformanceTest[]): void {
           let timer: NodeJS.Timeout | undefined;
           try {
             await Promise.race([
-              t.body({ expect, facts, profile, kube, timeouts: profile.timeouts, scope }),
+              t.body({
+                expect,
+                facts,
+                profile,
+                kube,
+                timeouts: profile.timeouts,
+                scope,
+                skip: (reason: string) => skip(`Skipping ${t.id}: ${reason}`),
+              }),
               new Promise<never>((_, reject) => {
                 timer = globalThis.setTimeout(
                   () =>

@@ -1,0 +1,375 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Table from 'cli-table3';
+import { Command, CommanderError, Option } from 'commander';
+import { installSignalCleanup } from '../harness/cleanup.ts';
+import { renderDoctor, runDoctor } from '../harness/doctor.ts';
+import { isConformanceError, PreflightError } from '../harness/errors.ts';
+import type { RunFacts } from '../harness/facts.ts';
+import { Orchestrator } from '../harness/orchestrator.ts';
+import { buildPlan, planToJson, type PlanInput, type RunSettings } from '../harness/plan.ts';
+import { loadProfile, type Profile } from '../harness/profile/load.ts';
+import { PhaseClock, log } from '../harness/progress.ts';
+import { consoleSummary } from '../harness/report/render.ts';
+import { mergeWithCatalog, verdict, type TestResultRecord } from '../harness/report/results.ts';
+import { writeReports } from '../harness/report/write.ts';
+import { humanDuration, resolveTimeouts } from '../harness/timeouts.ts';
+import { helmMajor, resolveTool } from '../harness/tools.ts';
+import { catalog } from '../suites/catalog.ts';
+import { collectList, resolveSettings, type RunFlags } from './settings.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const VERSION = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string })
+  .version;
+
+function addRunFlags(cmd: Command): Command {
+  return cmd
+    .option('--profile <file>', 'profile YAML (default: the embedded homelab profile)')
+    .option('--istio-version <version>', 'override the profile’s Istio version (e.g. to try the next patch)')
+    .option('--cluster-name <name>', 'kind cluster name (default: ambient-conformance-<id>)')
+    .option(
+      '--reuse',
+      'use a kind cluster this tool created and kept (needs --cluster-name); it is kept again',
+    )
+    .option('--kubeconfig <file>', 'use an existing cluster: never creates or deletes clusters')
+    .option('--context <name>', 'kubeconfig context of an existing cluster')
+    .option(
+      '--use-existing-istio',
+      'existing cluster: test the Istio already installed, as is, without installing',
+    )
+    .option('--keep', 'keep the cluster and test namespaces at the end')
+    .option('--keep-on-failure', 'keep them only if something failed')
+    .option(
+      '--only <ids>',
+      'run only these test IDs (comma-separated or repeated; SUITE-* prefixes)',
+      collectList,
+    )
+    .option(
+      '--skip <ids>',
+      'skip these test IDs (comma-separated or repeated; SUITE-* prefixes)',
+      collectList,
+    )
+    .option('--reports-dir <dir>', 'where run folders are written', 'reports')
+    .option('-v, --verbose', 'print every command and debug line');
+}
+
+interface Prepared {
+  profile: Profile;
+  settings: RunSettings;
+  input: PlanInput;
+}
+
+async function prepare(flags: RunFlags & { verbose?: boolean }): Promise<Prepared> {
+  if (flags.verbose) log.setVerbose(true);
+  const profile = loadProfile(flags.profile, flags.istioVersion ? { istioVersion: flags.istioVersion } : {});
+  for (const w of profile.warnings) log.warn(w);
+  const settings = resolveSettings(flags, catalog);
+  const timeoutMs = profile.timeouts.preflight;
+  const [kind, helm] = await Promise.all([
+    resolveTool('kind', { timeoutMs }),
+    resolveTool('helm', { timeoutMs }),
+  ]);
+  for (const w of [...kind.warnings, ...helm.warnings]) log.warn(w);
+  return {
+    profile,
+    settings,
+    input: { profile, settings, kind, helm: { ...helm, major: helmMajor(helm.version) } },
+  };
+}
+
+async function planCommand(flags: RunFlags & { json?: boolean; verbose?: boolean }): Promise<number> {
+  const { input } = await prepare(flags);
+  const plan = buildPlan(input);
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify(planToJson(plan), null, 2)}\n`);
+    return 0;
+  }
+  const table = new Table({
+    head: ['#', 'step', 'when', 'what / command'],
+    style: { head: [], border: [] },
+    wordWrap: true,
+    colWidths: [4, 30, 11, 110],
+  });
+  plan.steps.forEach((s, i) =>
+    table.push([
+      String(i + 1),
+      s.id,
+      s.when,
+      s.command ? `${s.description}\n$ ${s.command.join(' ')}` : s.description,
+    ]),
+  );
+  process.stdout.write(`${table.toString()}\n`);
+  return 0;
+}
+
+async function doctorCommand(flags: {
+  kubeconfig?: string;
+  context?: string;
+  json?: boolean;
+}): Promise<number> {
+  const needDocker = flags.kubeconfig === undefined && flags.context === undefined;
+  const report = await runDoctor({ timeoutMs: resolveTimeouts().preflight, needDocker });
+  if (flags.json) process.stdout.write(`${JSON.stringify(report.checks, null, 2)}\n`);
+  else process.stdout.write(`${renderDoctor(report)}\n`);
+  if (!report.ok) {
+    const failed = report.checks.filter((c) => c.status === 'fail');
+    process.stderr.write(
+      `doctor: ${failed.length} problem(s) stop a run: ${failed.map((c) => `${c.name} (${c.fix ?? c.detail})`).join('; ')}\n`,
+    );
+    return 3;
+  }
+  return 0;
+}
+
+function listCommand(flags: { json?: boolean }): number {
+  if (flags.json) {
+    process.stdout.write(
+      `${JSON.stringify({ tests: catalog.map((t) => ({ id: t.id, suite: t.suite, claim: t.claim, needs: t.needs, ...(t.source ? { source: t.source } : {}) })) }, null, 2)}\n`,
+    );
+    return 0;
+  }
+  const table = new Table({
+    head: ['ID', 'suite', 'claim', 'needs'],
+    style: { head: [], border: [] },
+    wordWrap: true,
+    colWidths: [12, 10, 80, 24],
+  });
+  for (const t of catalog) table.push([t.id, t.suite, t.claim, t.needs.join(', ')]);
+  process.stdout.write(`${table.toString()}\n`);
+  return 0;
+}
+
+function readResults(file: string): TestResultRecord[] {
+  if (!existsSync(file)) return [];
+  return JSON.parse(readFileSync(file, 'utf8')) as TestResultRecord[];
+}
+
+async function runVitest(runDir: string, stateFile: string): Promise<void> {
+  process.env.AMBIENT_RUN_DIR = runDir;
+  process.env.AMBIENT_RUN_STATE = stateFile;
+  const { startVitest } = await import('vitest/node');
+  const vitest = await startVitest([], {
+    root: ROOT,
+    config: path.join(ROOT, 'vitest.config.ts'),
+    project: ['conformance'],
+    run: true,
+    watch: false,
+    passWithNoTests: false,
+  });
+  await vitest.close();
+}
+
+async function runCommand(flags: RunFlags & { verbose?: boolean }): Promise<number> {
+  const startedAt = new Date();
+  const { profile, settings, input } = await prepare(flags);
+  mkdirSync(settings.runDir, { recursive: true });
+  const plan = buildPlan(input);
+  writeFileSync(path.join(settings.runDir, 'plan.json'), JSON.stringify(planToJson(plan), null, 2));
+  log.info(
+    `ambient-conformance ${VERSION}: run ${settings.runId}, Istio ${profile.doc.istio.version}, ${settings.mode === 'existing' ? `existing cluster (${settings.context ?? 'current context'})` : `kind cluster ${settings.clusterName}`}`,
+  );
+  log.info(`reports: ${settings.runDir}`);
+
+  const phases = new PhaseClock();
+  const orch = new Orchestrator(input, plan, phases);
+  let interrupted = false;
+  const removeSignals = installSignalCleanup(orch.cleanup, {
+    beforeCleanup: async () => {
+      interrupted = true;
+      writeRunReports(
+        settings,
+        profile,
+        phases,
+        orch.facts(),
+        [],
+        startedAt,
+        'run interrupted (SIGINT/SIGTERM)',
+      );
+      await Promise.resolve();
+    },
+  });
+
+  let facts: RunFacts | undefined;
+  let setupError: unknown;
+  try {
+    facts = await orch.prepare();
+  } catch (e) {
+    setupError = e;
+  }
+
+  let results: TestResultRecord[] = [];
+  if (facts) {
+    const stateFile = path.join(settings.runDir, 'run-state.json');
+    writeFileSync(stateFile, JSON.stringify(facts, null, 2));
+    await phases
+      .phase('tests', `conformance suites (${catalog.length} claims)`, async () => {
+        await runVitest(settings.runDir, stateFile);
+      })
+      .catch((e: unknown) => {
+        setupError ??= e;
+      });
+    results = readResults(path.join(settings.runDir, 'results.json'));
+  } else {
+    phases.skipped('tests', 'preparation failed');
+  }
+
+  const setupMessage = setupError
+    ? isConformanceError(setupError)
+      ? setupError.message
+      : String(setupError)
+    : 'not run';
+  const merged = writeRunReports(
+    settings,
+    profile,
+    phases,
+    facts ?? orch.facts(),
+    results,
+    startedAt,
+    `not run: ${setupMessage}`,
+  );
+  const failed = setupError !== undefined || merged.some((r) => r.status === 'FAIL');
+
+  if (setupError !== undefined) {
+    process.stderr.write(
+      `\n${isConformanceError(setupError) ? setupError.render() : String(setupError)}\n\n`,
+    );
+  }
+  const isPreflight = setupError instanceof PreflightError;
+  if (failed && !isPreflight && settings.mode === 'kind') {
+    await phases
+      .phase('diagnostics', 'kind export logs', () => orch.collectFailureArtifacts())
+      .catch(() => undefined);
+  }
+  const keep = settings.keep || (failed && settings.keepOnFailure);
+  const cleanupFailures = await phases
+    .phase('cleanup', keep ? 'keeping resources' : 'removing what this run created', () =>
+      orch.teardown(keep),
+    )
+    .catch((e: unknown) => [String(e)]);
+  removeSignals();
+  writeRunReports(
+    settings,
+    profile,
+    phases,
+    facts ?? orch.facts(),
+    results,
+    startedAt,
+    `not run: ${setupMessage}`,
+  );
+
+  if (!interrupted) {
+    process.stdout.write(`\n${consoleSummary(merged)}\n`);
+    const total = humanDuration(Date.now() - startedAt.getTime());
+    process.stdout.write(
+      `${verdict(merged, phases.records).toUpperCase()} in ${total}. Reports: ${settings.runDir}/{summary.md,conformance-report.json,junit.xml,allure-results/}\n`,
+    );
+  }
+  if (cleanupFailures.length) {
+    process.stderr.write(`cleanup left something behind:\n  ${cleanupFailures.join('\n  ')}\n`);
+    return 1;
+  }
+  if (isPreflight) return (setupError as PreflightError).exitCode;
+  return failed ? 1 : 0;
+}
+
+function writeRunReports(
+  settings: RunSettings,
+  profile: Profile,
+  phases: PhaseClock,
+  facts: Partial<RunFacts>,
+  results: TestResultRecord[],
+  startedAt: Date,
+  notRunReason: string,
+): TestResultRecord[] {
+  const merged = mergeWithCatalog(catalog, results, notRunReason);
+  writeReports(settings.runDir, {
+    toolVersion: VERSION,
+    runId: settings.runId,
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    facts: { ...facts, runId: settings.runId },
+    profile: {
+      name: profile.doc.metadata.name,
+      source: profile.embedded ? 'embedded (profiles/homelab/profile.yaml)' : profile.source,
+      istioVersion: profile.doc.istio.version,
+      chartRepository: profile.doc.istio.chartRepository,
+      releases: profile.releases.map((r) => ({
+        name: r.name,
+        chart: r.chart,
+        syncWave: r.syncWave,
+        ...(r.valuesFile ? { valuesFile: r.valuesFile } : {}),
+      })),
+    },
+    phases: phases.records,
+    results: merged,
+    notes: profile.warnings,
+  });
+  return merged;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('ambient-conformance')
+    .description(
+      'Conformance suite for Istio ambient mode: install, mTLS/HBONE, NetworkPolicy, budgets, removal',
+    )
+    .version(VERSION)
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  addRunFlags(
+    program
+      .command('run')
+      .description(
+        'create a kind cluster (or use yours), install Istio ambient, run the suites, report, clean up',
+      ),
+  ).action(async (flags: RunFlags) => {
+    process.exitCode = await runCommand(flags);
+  });
+  addRunFlags(
+    program
+      .command('plan')
+      .description('print every step and command `run` would execute, without executing anything'),
+  )
+    .option('--json', 'machine-readable: {"steps":[{"id","description","command"}]}')
+    .action(async (flags: RunFlags & { json?: boolean }) => {
+      process.exitCode = await planCommand(flags);
+    });
+  program
+    .command('doctor')
+    .description('check Docker, kind, helm, inotify limits, memory and disk; print a fix for each problem')
+    .option('--kubeconfig <file>', 'checks for an existing cluster (no Docker or kind needed)')
+    .option('--context <name>', 'checks for an existing cluster (no Docker or kind needed)')
+    .option('--json', 'machine-readable output')
+    .action(async (flags: { kubeconfig?: string; context?: string; json?: boolean }) => {
+      process.exitCode = await doctorCommand(flags);
+    });
+  program
+    .command('list')
+    .description('print the catalog of conformance tests (ID, suite, claim) without touching any cluster')
+    .addOption(new Option('--json', 'machine-readable output'))
+    .action((flags: { json?: boolean }) => {
+      process.exitCode = listCommand(flags);
+    });
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // commander already printed its message; usage errors are the user's input: exit 2.
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    if (isConformanceError(e)) {
+      process.stderr.write(`ambient-conformance: ${e.render()}\n`);
+      return e.exitCode;
+    }
+    process.stderr.write(
+      `ambient-conformance: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+    );
+    return 1;
+  }
+}

@@ -1,0 +1,127 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ConformanceTest } from '../harness/conformance/define.ts';
+import { UserInputError } from '../harness/errors.ts';
+import type { RunSettings } from '../harness/plan.ts';
+import { CLUSTER_PREFIX } from '../harness/registry.ts';
+
+/** Flags shared by run and plan, as commander hands them over. */
+export interface RunFlags {
+  profile?: string;
+  istioVersion?: string;
+  clusterName?: string;
+  reuse?: boolean;
+  kubeconfig?: string;
+  context?: string;
+  useExistingIstio?: boolean;
+  keep?: boolean;
+  keepOnFailure?: boolean;
+  only?: string[];
+  skip?: string[];
+  reportsDir?: string;
+}
+
+export function newRunId(now = new Date(), rand = randomBytes(2).toString('hex')): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}-${p(now.getUTCHours())}${p(now.getUTCMinutes())}${p(now.getUTCSeconds())}-${rand}`;
+}
+
+/** Comma-separated or repeated values: --only INSTALL-01,INSTALL-02 --only NETPOL-* */
+export function collectList(value: string, previous: string[] = []): string[] {
+  return [
+    ...previous,
+    ...value
+      .split(',')
+      .map((v) => v.trim())
+      .filter(Boolean),
+  ];
+}
+
+export function validateSelection(patterns: string[], flag: string, catalog: ConformanceTest[]): void {
+  for (const p of patterns) {
+    const ok = p.endsWith('*')
+      ? catalog.some((t) => t.id.startsWith(p.slice(0, -1)))
+      : catalog.some((t) => t.id === p);
+    if (!ok)
+      throw new UserInputError(`${flag} ${p}: no such conformance test`, {
+        expected: `a test ID or SUITE-* prefix from the catalog (${catalog.map((t) => t.id).join(', ')})`,
+        seen: p,
+        fix: 'see `ambient-conformance list`',
+      });
+  }
+}
+
+function defaultKubeconfig(env: NodeJS.ProcessEnv): string {
+  const first = (env.KUBECONFIG ?? '').split(path.delimiter).find((p) => p !== '');
+  return first ?? path.join(os.homedir(), '.kube', 'config');
+}
+
+export function resolveSettings(
+  flags: RunFlags,
+  catalog: ConformanceTest[],
+  opts: { env?: NodeJS.ProcessEnv; runId?: string; cwd?: string } = {},
+): RunSettings {
+  const env = opts.env ?? process.env;
+  const existing = flags.kubeconfig !== undefined || flags.context !== undefined;
+  if (existing && flags.reuse)
+    throw new UserInputError('--reuse cannot be combined with --kubeconfig/--context', {
+      expected:
+        '--reuse for a kind cluster this tool created, or --kubeconfig/--context for any other cluster',
+      seen: '--reuse together with --kubeconfig/--context',
+    });
+  if (flags.useExistingIstio && !existing)
+    throw new UserInputError('--use-existing-istio needs --kubeconfig or --context', {
+      expected: 'an existing cluster to test as it is',
+      seen: '--use-existing-istio alone (this run would create its own kind cluster)',
+      fix: 'add --context <your-context>',
+    });
+  if (existing && flags.clusterName !== undefined)
+    throw new UserInputError('--cluster-name applies to kind clusters only', {
+      expected: '--cluster-name with a kind run (default or --reuse)',
+      seen: '--cluster-name with --kubeconfig/--context',
+    });
+  if (flags.reuse && flags.clusterName === undefined)
+    throw new UserInputError('--reuse needs --cluster-name', {
+      expected: 'the name of a kind cluster this tool kept (kind get clusters)',
+      seen: '--reuse without --cluster-name',
+      fix: `e.g. --reuse --cluster-name ${CLUSTER_PREFIX}1a2b`,
+    });
+  const runId = opts.runId ?? newRunId();
+  const clusterName = flags.clusterName ?? `${CLUSTER_PREFIX}${runId.slice(-4)}`;
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(clusterName) || clusterName.length > 50)
+    throw new UserInputError(`--cluster-name ${clusterName} is not a valid kind cluster name`, {
+      expected: 'lowercase letters, digits and "-", at most 50 characters',
+      seen: clusterName,
+    });
+  const only = flags.only ?? [];
+  const skip = flags.skip ?? [];
+  validateSelection(only, '--only', catalog);
+  validateSelection(skip, '--skip', catalog);
+  const runDir = path.resolve(opts.cwd ?? process.cwd(), flags.reportsDir ?? 'reports', runId);
+  let kubeconfig = path.join(runDir, 'kubeconfig');
+  if (existing) {
+    kubeconfig = path.resolve(flags.kubeconfig ?? defaultKubeconfig(env));
+    if (!existsSync(kubeconfig))
+      throw new UserInputError(`kubeconfig not found: ${kubeconfig}`, {
+        expected: 'a readable kubeconfig file',
+        seen: 'no such file',
+        fix: 'pass --kubeconfig <file> or set KUBECONFIG',
+      });
+  }
+  const context = existing ? flags.context : `kind-${clusterName}`;
+  return {
+    runId,
+    mode: existing ? 'existing' : flags.reuse ? 'kind-reuse' : 'kind',
+    clusterName: existing ? (flags.context ?? 'current-context') : clusterName,
+    runDir,
+    kubeconfig,
+    ...(context ? { context } : {}),
+    useExistingIstio: flags.useExistingIstio === true,
+    keep: flags.keep === true || flags.reuse === true,
+    keepOnFailure: flags.keepOnFailure === true,
+    only,
+    skip,
+  };
+}

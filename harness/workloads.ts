@@ -1,0 +1,49 @@
+import type { V1Pod } from '@kubernetes/client-node';
+import { PINS } from './pins.ts';
+import { MANAGED_BY, MANAGED_BY_LABEL, RUN_ID_LABEL } from './plan.ts';
+
+/** Probe workloads: agnhost (pinned by digest), the image Kubernetes' own network e2e tests use. */
+export const PROBE_IMAGE = PINS.images.agnhost;
+export const SERVER_HTTP_PORT = 8080;
+
+export interface PodOptions {
+  name: string;
+  namespace: string;
+  runId: string;
+  labels?: Record<string, string>;
+  serviceAccountName?: string;
+  nodeName?: string;
+}
+
+function baseLabels(o: PodOptions, role: string): Record<string, string> {
+  return { app: role, [RUN_ID_LABEL]: o.runId, [MANAGED_BY_LABEL]: MANAGED_BY, ...(o.labels ?? {}) };
+}
+
+/** A server answering HTTP (agnhost netexec: /hostname, /clientip, /echo) on 8080. */
+export function probeServerPod(o: PodOptions): V1Pod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: o.name, namespace: o.namespace, labels: baseLabels(o, 'probe-server') },
+    spec: {
+      ...(o.serviceAccountName ? { serviceAccountName: o.serviceAccountName } : {}),
+      ...(o.nodeName ? { nodeName: o.nodeName } : {}),
+      terminationGracePeriodSeconds: 1,
+      containers: [
+        {
+          name: 'server',
+          image: PROBE_IMAGE,
+          imagePullPolicy: 'IfNotPresent',
+          args: ['netexec', `--http-port=${SERVER_HTTP_PORT}`, '--udp-port=-1'],
+          ports: [{ name: 'http', containerPort: SERVER_HTTP_PORT, protocol: 'TCP' }],
+          readinessProbe: {
+            httpGet: { path: '/', port: SERVER_HTTP_PORT },
+            periodSeconds: 2,
+            failureThreshold: 3,
+          },
+          resources: { requests: { cpu: '5m', memory: '16Mi' } },
+        },
+      ],
+    },
+  };
+}
