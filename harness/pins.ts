@@ -7,8 +7,8 @@ import { z } from 'zod';
  *   pkg/apis/config/defaults/image.go at v0.30.0); Kubernetes 1.34 is inside Istio 1.28's 1.30-1.34.
  *   Binary SHA-256s as published next to the release assets (mirrored in f110/mono
  *   build/rules/kind/assets.bzl). A wrong pin fails closed: the download is refused.
- * - helm: no SHA-256 is pinned yet (none could be verified offline); the tool cache therefore refuses
- *   to download helm and asks for a helm on PATH. Add `"linux-amd64": "<sha256>"` entries to enable it.
+ * - helm v4.2.1: SHA-256s as published next to the release archives (the same pins Argo CD keeps in
+ *   hack/installers/checksums/helm-v4.2.1-*.tar.gz.sha256). Helm 3 (3.6+) on PATH is used as well.
  * - metrics-server chart 3.13.1 = v0.8.1, the release for Kubernetes 1.31-1.34 (v0.9.0 needs 1.34+ only).
  * - agnhost 2.66.1 (netexec server, curl client; alpine base with /bin/sh).
  */
