@@ -1,0 +1,176 @@
+import { mkdtempSync, writeFileSync, cpSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { readFileSync } from 'node:fs';
+import { UserInputError } from '../errors.ts';
+import { EMBEDDED_PROFILE, loadProfile } from './load.ts';
+
+const FIXTURES = path.join(import.meta.dirname, '../../test/fixtures/profiles');
+
+/** Writes a variant of the embedded profile (with its values files) into a temp folder. */
+function variant(mutate: (doc: Record<string, any>) => void, files: Record<string, string> = {}): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'profile-'));
+  cpSync(path.dirname(EMBEDDED_PROFILE), dir, { recursive: true });
+  const doc = parse(readFileSync(EMBEDDED_PROFILE, 'utf8')) as Record<string, any>;
+  doc.cluster.kind.config = path.resolve(path.dirname(EMBEDDED_PROFILE), doc.cluster.kind.config);
+  mutate(doc);
+  for (const [name, content] of Object.entries(files)) writeFileSync(path.join(dir, name), content);
+  const file = path.join(dir, 'profile.yaml');
+  writeFileSync(file, stringify(doc));
+  return file;
+}
+
+function loadError(file: string): UserInputError {
+  try {
+    loadProfile(file);
+  } catch (e) {
+    if (e instanceof UserInputError) return e;
+    throw e;
+  }
+  throw new Error('expected a UserInputError');
+}
+
+describe('the embedded homelab profile', () => {
+  const p = loadProfile(undefined, { env: {} });
+
+  it('pins Istio 1.28.3 from the official Helm repository', () => {
+    expect(p.embedded).toBe(true);
+    expect(p.doc.istio.version).toBe('1.28.3');
+    expect(p.doc.istio.chartRepository).toBe('https://istio-release.storage.googleapis.com/charts');
+    expect(p.doc.istio.namespace).toBe('istio-system');
+  });
+
+  it('orders the four releases by the documented sync waves', () => {
+    expect(p.releases.map((r) => [r.name, r.chart, r.syncWave])).toEqual([
+      ['istio-base', 'base', -45],
+      ['istiod', 'istiod', -44],
+      ['istio-cni', 'cni', -43],
+      ['ztunnel', 'ztunnel', -42],
+    ]);
+  });
+
+  it('enables ambient on istiod and cni and sizes requests for a 4-CPU runner', () => {
+    const values = Object.fromEntries(p.releases.map((r) => [r.chart, r.effectiveValues]));
+    expect(values.istiod?.profile).toBe('ambient');
+    expect(values.cni?.profile).toBe('ambient');
+    const cpu = (v: any) => Number(String(v.resources.requests.cpu).replace('m', ''));
+    // chart defaults request 500m + 3 x (100m + 200m) = 1.4 CPU on three nodes
+    expect(cpu(values.istiod) + 3 * (cpu(values.cni) + cpu(values.ztunnel))).toBeLessThan(400);
+  });
+
+  it('meshes the runbook namespaces and pins a node image inside Istio 1.28 support', () => {
+    expect(p.doc.mesh.meshedNamespaces).toEqual(['default', 'loki', 'localstack', 'argo-workflows', 'unipoller', 'trivy-system']);
+    expect(p.doc.cluster.kind.nodeImage).toMatch(/^kindest\/node:v1\.34\.\d+@sha256:[a-f0-9]{64}$/);
+    expect(p.kubernetesVersion).toBe('1.34.0');
+  });
+
+  it('parses budgets into millicores and bytes', () => {
+    expect(p.doc.budgets.istiod.cpu).toBe(250);
+    expect(p.doc.budgets.ztunnel.memory).toBe(96 * 1024 * 1024);
+  });
+});
+
+describe('user profiles', () => {
+  it('accepts an OCI repository, inline values and reorders by wave', () => {
+    const p = loadProfile(path.join(FIXTURES, 'valid-oci.yaml'), { env: {} });
+    expect(p.releases.map((r) => r.name)).toEqual(['istio-base', 'istiod', 'istio-cni', 'ztunnel']);
+    expect(p.timeouts.helmInstall).toBe(8 * 60_000);
+    expect(p.timeouts.podReady).toBe(90_000);
+    expect(p.doc.budgets.ztunnel.cpu).toBe(100);
+  });
+
+  it('--istio-version overrides the version', () => {
+    expect(loadProfile(undefined, { istioVersion: '1.28.6', env: {} }).doc.istio.version).toBe('1.28.6');
+  });
+
+  it('environment overrides the profile timeouts', () => {
+    expect(loadProfile(undefined, { env: { AMBIENT_TIMEOUT_HELM_INSTALL: '7m' } }).timeouts.helmInstall).toBe(420_000);
+  });
+});
+
+describe('bad profiles exit 2 with the field, what was expected and what was found', () => {
+  it('a wrong type names the field path', () => {
+    const e = loadError(variant((d) => (d.istio.version = 128)));
+    expect(e.exitCode).toBe(2);
+    expect(e.render()).toContain('istio.version');
+    expect(e.details.seen).toBe('128');
+  });
+
+  it('an unknown top-level field is refused', () => {
+    const e = loadError(variant((d) => (d.sidecars = true)));
+    expect(e.details.seen).toContain('sidecars');
+  });
+
+  it('a node image without digest is refused', () => {
+    const e = loadError(variant((d) => (d.cluster.kind.nodeImage = 'kindest/node:v1.34.0')));
+    expect(e.message).toContain('cluster.kind.nodeImage');
+    expect(e.details.expected).toContain('pinned by digest');
+  });
+
+  it('a Kubernetes minor outside Istio 1.28 support is refused', () => {
+    const e = loadError(
+      variant(
+        (d) =>
+          (d.cluster.kind.nodeImage =
+            'kindest/node:v1.36.1@sha256:3489c7674813ba5d8b1a9977baea8a6e553784dab7b84759d1014dbd78f7ebd5'),
+      ),
+    );
+    expect(e.details.expected).toBe('a Kubernetes version Istio 1.28 supports (1.30-1.34)');
+  });
+
+  it('istio/istio-cni is not a chart: the chart is cni', () => {
+    const e = loadError(variant((d) => (d.istio.releases[2].chart = 'istio-cni')));
+    expect(e.message).toContain('istio.releases[2].chart');
+    expect(e.details.seen).toBe('istio-cni');
+  });
+
+  it('a missing chart is named', () => {
+    const e = loadError(variant((d) => d.istio.releases.pop()));
+    expect(e.details.fix).toBe('add a release with chart: ztunnel');
+  });
+
+  it('two releases in one wave are ambiguous', () => {
+    const e = loadError(variant((d) => (d.istio.releases[3].syncWave = -43)));
+    expect(e.details.expected).toContain('a wave of its own');
+  });
+
+  it('base must come first', () => {
+    const e = loadError(variant((d) => (d.istio.releases[0].syncWave = 10)));
+    expect(e.details.expected).toContain('base chart');
+  });
+
+  it('istiod without profile: ambient is refused with a fix', () => {
+    const e = loadError(variant(() => undefined, { 'istiod-values.yaml': 'replicaCount: 1\n' }));
+    expect(e.message).toContain('profile');
+    expect(e.details.fix).toContain('profile: ambient');
+  });
+
+  it('global.platform: kind is refused (the charts have no kind platform)', () => {
+    const e = loadError(variant(() => undefined, { 'cni-values.yaml': 'profile: ambient\nglobal:\n  platform: kind\n' }));
+    expect(e.details.fix).toContain('kind needs no platform');
+  });
+
+  it('a missing values file names the path', () => {
+    const e = loadError(variant((d) => (d.istio.releases[1].valuesFile = 'nope.yaml')));
+    expect(e.message).toMatch(/values file of release istiod not found: .*nope\.yaml/);
+  });
+
+  it('malformed YAML is reported as such', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'profile-'));
+    const file = path.join(dir, 'p.yaml');
+    writeFileSync(file, 'istio: [unclosed\n');
+    expect(loadError(file).message).toContain('is not valid YAML');
+  });
+
+  it('a bad duration in timeouts', () => {
+    const e = loadError(variant((d) => (d.timeouts = { helmInstall: 'soon' })));
+    expect(e.message).toContain('timeouts.helmInstall');
+  });
+
+  it('the control namespace cannot be meshed', () => {
+    const e = loadError(variant((d) => (d.mesh.controlNamespace = 'loki')));
+    expect(e.message).toContain('mesh.controlNamespace');
+  });
+});

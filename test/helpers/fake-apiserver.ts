@@ -1,0 +1,114 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A minimal in-memory Kubernetes API server for orchestrator contract tests: it answers the
+ * reads and writes the orchestrator makes, in the API's JSON shapes, for a healthy 3-node kind
+ * cluster with Istio ambient Ready. Every request is recorded.
+ */
+export interface FakeApiServer {
+  url: string;
+  requests: string[];
+  namespaces: Map<string, Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+const NODES = ['ambient-control-plane', 'ambient-worker', 'ambient-worker2'];
+const ready = [{ type: 'Ready', status: 'True' }];
+
+function pod(name: string, labels: Record<string, string>, node: string) {
+  return { metadata: { name, namespace: 'istio-system', labels }, spec: { nodeName: node, containers: [{ name: 'c' }] }, status: { phase: 'Running', conditions: ready } };
+}
+
+export async function startFakeApiServer(opts: { istioReady?: boolean } = {}): Promise<FakeApiServer> {
+  const namespaces = new Map<string, Record<string, unknown>>([['default', { metadata: { name: 'default', labels: {} } }]]);
+  const requests: string[] = [];
+  const istioReady = opts.istioReady ?? true;
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    requests.push(`${req.method} ${url.pathname}`);
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      const send = (code: number, obj: unknown) => {
+        res.writeHead(code, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(obj));
+      };
+      const notFound = () => send(404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404, message: `${url.pathname} not found` });
+      const p = url.pathname;
+      if (p === '/version') return send(200, { major: '1', minor: '34', gitVersion: 'v1.34.0' });
+      if (p === '/api/v1/nodes')
+        return send(200, { kind: 'NodeList', apiVersion: 'v1', metadata: {}, items: NODES.map((n) => ({ metadata: { name: n }, status: { conditions: ready } })) });
+      const nsMatch = /^\/api\/v1\/namespaces\/([^/]+)$/.exec(p);
+      if (p === '/api/v1/namespaces' && req.method === 'POST') {
+        const obj = JSON.parse(body) as { metadata: { name: string } };
+        namespaces.set(obj.metadata.name, obj);
+        return send(201, obj);
+      }
+      if (p === '/api/v1/namespaces' && req.method === 'GET') {
+        const sel = url.searchParams.get('labelSelector');
+        const items = [...namespaces.values()].filter((n) => {
+          if (!sel) return true;
+          const [k, v] = sel.split('=');
+          return ((n.metadata as { labels?: Record<string, string> }).labels ?? {})[k ?? ''] === v;
+        });
+        return send(200, { kind: 'NamespaceList', apiVersion: 'v1', metadata: {}, items });
+      }
+      if (nsMatch) {
+        const name = decodeURIComponent(nsMatch[1] ?? '');
+        if (req.method === 'GET') return namespaces.has(name) ? send(200, namespaces.get(name)) : notFound();
+        if (req.method === 'PUT') {
+          namespaces.set(name, JSON.parse(body) as Record<string, unknown>);
+          return send(200, namespaces.get(name));
+        }
+        if (req.method === 'DELETE') {
+          if (!namespaces.delete(name)) return notFound();
+          return send(200, { kind: 'Status', status: 'Success' });
+        }
+      }
+      if (p === '/apis/apps/v1/namespaces/istio-system/deployments/istiod')
+        return send(200, { metadata: { name: 'istiod', generation: 1 }, spec: { replicas: 1 }, status: { observedGeneration: 1, availableReplicas: istioReady ? 1 : 0, updatedReplicas: 1 } });
+      const ds = /^\/apis\/apps\/v1\/namespaces\/istio-system\/daemonsets\/(istio-cni-node|ztunnel)$/.exec(p);
+      if (ds)
+        return send(200, { metadata: { name: ds[1], generation: 1 }, status: { observedGeneration: 1, desiredNumberScheduled: 3, numberReady: istioReady ? 3 : 0, updatedNumberScheduled: 3, numberAvailable: istioReady ? 3 : 0 } });
+      if (p === '/api/v1/namespaces/istio-system/pods') {
+        const items = istioReady
+          ? [pod('istiod-1', { app: 'istiod' }, NODES[1] ?? ''), ...NODES.flatMap((n, i) => [pod(`ztunnel-${i}`, { app: 'ztunnel' }, n), pod(`istio-cni-node-${i}`, { 'k8s-app': 'istio-cni-node' }, n)])]
+          : [{ metadata: { name: 'ztunnel-0', namespace: 'istio-system' }, spec: { nodeName: NODES[0] }, status: { phase: 'Running', conditions: [], containerStatuses: [{ name: 'istio-proxy', restartCount: 5, ready: false, image: 'x', imageID: '', state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 2m40s restarting failed container' } } }] } }];
+        return send(200, { kind: 'PodList', apiVersion: 'v1', metadata: {}, items });
+      }
+      if (p === '/apis/apiregistration.k8s.io/v1/apiservices/v1beta1.metrics.k8s.io')
+        return send(200, { metadata: { name: 'v1beta1.metrics.k8s.io' }, spec: {}, status: { conditions: [{ type: 'Available', status: 'True', reason: 'Passed' }] } });
+      return notFound();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    namespaces,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+export function kubeconfigFor(url: string, context: string): string {
+  return `apiVersion: v1
+kind: Config
+clusters:
+- name: ${context}
+  cluster:
+    server: ${url}
+    insecure-skip-tls-verify: true
+contexts:
+- name: ${context}
+  context:
+    cluster: ${context}
+    user: ${context}
+current-context: ${context}
+users:
+- name: ${context}
+  user:
+    token: fake-token-for-tests
+`;
+}

@@ -1,0 +1,94 @@
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/**
+ * Fake executables for adapter contract tests: each records its argv (one JSON array per line)
+ * and answers like the real tool for the argv prefixes it is given.
+ */
+export interface FakeResponse {
+  /** Matched against the space-joined argv (a prefix or a RegExp source). */
+  match: string;
+  stdout?: string;
+  stderr?: string;
+  exit?: number;
+  /** Shell snippet run before answering (e.g. write a kubeconfig). Receives "$@". */
+  script?: string;
+}
+
+export interface FakeBin {
+  dir: string;
+  /** PATH with the fake directory first and only the system basics after it. */
+  path: string;
+  calls(name: string): string[][];
+}
+
+function shQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+export function makeFakeBin(tools: Record<string, FakeResponse[]>): FakeBin {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fake-bin-'));
+  mkdirSync(path.join(dir, 'out'), { recursive: true });
+  for (const [name, responses] of Object.entries(tools)) {
+    const log = path.join(dir, 'out', `${name}.calls`);
+    const cases = responses
+      .map((r, i) => {
+        const outFile = path.join(dir, 'out', `${name}.${i}.stdout`);
+        const errFile = path.join(dir, 'out', `${name}.${i}.stderr`);
+        writeFileSync(outFile, r.stdout ?? '');
+        writeFileSync(errFile, r.stderr ?? '');
+        return `if printf '%s' "$args" | grep -Eq -- ${shQuote(`^${r.match}`)}; then
+  ${r.script ?? ':'}
+  cat ${shQuote(outFile)}; cat ${shQuote(errFile)} >&2; exit ${r.exit ?? 0}
+fi`;
+      })
+      .join('\n');
+    const body = `#!/bin/sh
+args="$*"
+node -e 'process.stdout.write(JSON.stringify(process.argv.slice(1))+"\\n")' -- "$@" >> ${shQuote(log)}
+${cases}
+echo "fake ${name}: no answer for: $args" >&2
+exit 97
+`;
+    const file = path.join(dir, name);
+    writeFileSync(file, body);
+    chmodSync(file, 0o755);
+  }
+  const nodeDir = path.dirname(process.execPath);
+  return {
+    dir,
+    path: [dir, nodeDir, '/usr/bin', '/bin'].join(path.delimiter),
+    calls(name: string) {
+      const log = path.join(dir, 'out', `${name}.calls`);
+      if (!existsSync(log)) return [];
+      return readFileSync(log, 'utf8')
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as string[]);
+    },
+  };
+}
+
+/** Runs fn with PATH (and other env) temporarily replaced. */
+export async function withEnv<T>(env: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
+  const saved: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(env)) {
+    saved[k] = process.env[k];
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  try {
+    return await fn();
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
+export function fixture(...parts: string[]): string {
+  return readFileSync(path.join(import.meta.dirname, '..', 'fixtures', ...parts), 'utf8');
+}
