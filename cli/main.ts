@@ -214,11 +214,7 @@ async function runCommand(flags: RunFlags & { verbose?: boolean }): Promise<numb
     phases.skipped('tests', 'preparation failed');
   }
 
-  const setupMessage = setupError
-    ? isConformanceError(setupError)
-      ? setupError.message
-      : String(setupError)
-    : 'not run';
+  const setupMessage = setupError === undefined ? 'not run' : errorText(setupError, false);
   const merged = writeRunReports(
     settings,
     profile,
@@ -231,9 +227,7 @@ async function runCommand(flags: RunFlags & { verbose?: boolean }): Promise<numb
   const failed = setupError !== undefined || merged.some((r) => r.status === 'FAIL');
 
   if (setupError !== undefined) {
-    process.stderr.write(
-      `\n${isConformanceError(setupError) ? setupError.render() : String(setupError)}\n\n`,
-    );
+    process.stderr.write(`\n${errorText(setupError, true)}\n\n`);
   }
   const isPreflight = setupError instanceof PreflightError;
   if (failed && !isPreflight && settings.mode === 'kind') {
@@ -271,6 +265,13 @@ async function runCommand(flags: RunFlags & { verbose?: boolean }): Promise<numb
   }
   if (isPreflight) return (setupError as PreflightError).exitCode;
   return failed ? 1 : 0;
+}
+
+/** A failure as a user reads it: our errors rendered with their fix; anything else with its message. */
+function errorText(e: unknown, full: boolean): string {
+  if (isConformanceError(e)) return full ? e.render() : e.message;
+  if (e instanceof Error) return e.message;
+  return typeof e === 'string' ? e : JSON.stringify(e);
 }
 
 function writeRunReports(

@@ -14,17 +14,27 @@ const cache = () => mkdtempSync(path.join(os.tmpdir(), 'cache-'));
 
 describe('kind adapter against a fake kind that answers like kind v0.30', () => {
   it('lists clusters from stdout, and none when kind says so on stderr', async () => {
-    const fake = makeFakeBin({ kind: [{ match: 'get clusters', stdout: fixture('kind/get-clusters.stdout') }] });
+    const fake = makeFakeBin({
+      kind: [{ match: 'get clusters', stdout: fixture('kind/get-clusters.stdout') }],
+    });
     await withEnv({ PATH: fake.path }, async () => {
-      expect(await listClusters('kind', 5000)).toEqual(['ambient-conformance-1a2b', 'ambient-conformance-dead', 'kind']);
+      expect(await listClusters('kind', 5000)).toEqual([
+        'ambient-conformance-1a2b',
+        'ambient-conformance-dead',
+        'kind',
+      ]);
     });
     expect(fake.calls('kind')).toEqual([['get', 'clusters']]);
-    const none = makeFakeBin({ kind: [{ match: 'get clusters', stderr: fixture('kind/get-clusters-none.stderr') }] });
+    const none = makeFakeBin({
+      kind: [{ match: 'get clusters', stderr: fixture('kind/get-clusters-none.stderr') }],
+    });
     await withEnv({ PATH: none.path }, async () => expect(await listClusters('kind', 5000)).toEqual([]));
   });
 
   it('turns "Cannot connect to the Docker daemon" into a preflight error with a fix', async () => {
-    const fake = makeFakeBin({ kind: [{ match: 'get clusters', stderr: fixture('kind/get-clusters-docker-down.stderr'), exit: 1 }] });
+    const fake = makeFakeBin({
+      kind: [{ match: 'get clusters', stderr: fixture('kind/get-clusters-docker-down.stderr'), exit: 1 }],
+    });
     await withEnv({ PATH: fake.path }, async () => {
       const e = await listClusters('kind', 5000).catch((x: unknown) => x);
       expect(e).toBeInstanceOf(PreflightError);
@@ -33,8 +43,16 @@ describe('kind adapter against a fake kind that answers like kind v0.30', () => 
   });
 
   it('create: passes the argv through and classifies "already exists" and "Docker down"', async () => {
-    const argv = createArgv('kind', { name: 'ambient-conformance-1a2b', configPath: '/r/kind.yaml', image: 'kindest/node:v1.34.0@sha256:x', kubeconfig: '/r/kc', waitMs: 300_000 });
-    const exists = makeFakeBin({ kind: [{ match: 'create cluster', stderr: fixture('kind/create-already-exists.stderr'), exit: 1 }] });
+    const argv = createArgv('kind', {
+      name: 'ambient-conformance-1a2b',
+      configPath: '/r/kind.yaml',
+      image: 'kindest/node:v1.34.0@sha256:x',
+      kubeconfig: '/r/kc',
+      waitMs: 300_000,
+    });
+    const exists = makeFakeBin({
+      kind: [{ match: 'create cluster', stderr: fixture('kind/create-already-exists.stderr'), exit: 1 }],
+    });
     await withEnv({ PATH: exists.path }, async () => {
       const r = await run(argv, { timeoutMs: 5000 });
       expect(r.exitCode).toBe(1);
@@ -43,7 +61,9 @@ describe('kind adapter against a fake kind that answers like kind v0.30', () => 
       expect((e as OperationError).details.fix).toContain('--reuse --cluster-name ambient-conformance-1a2b');
     });
     expect(exists.calls('kind')[0]).toEqual(argv.slice(1));
-    const down = makeFakeBin({ kind: [{ match: 'create cluster', stderr: fixture('kind/create-docker-down.stderr'), exit: 1 }] });
+    const down = makeFakeBin({
+      kind: [{ match: 'create cluster', stderr: fixture('kind/create-docker-down.stderr'), exit: 1 }],
+    });
     await withEnv({ PATH: down.path }, async () => {
       const e = classifyCreateFailure('x', await run(argv, { timeoutMs: 5000 }), 1000);
       expect(e).toBeInstanceOf(PreflightError);
@@ -54,14 +74,18 @@ describe('kind adapter against a fake kind that answers like kind v0.30', () => 
   it('delete is idempotent: exit 0 whether or not the cluster exists', async () => {
     const fake = makeFakeBin({ kind: [{ match: 'delete cluster', stderr: fixture('kind/delete.stderr') }] });
     await withEnv({ PATH: fake.path }, async () => {
-      expect((await run(deleteArgv('kind', 'ambient-conformance-1a2b'), { timeoutMs: 5000 })).exitCode).toBe(0);
+      expect((await run(deleteArgv('kind', 'ambient-conformance-1a2b'), { timeoutMs: 5000 })).exitCode).toBe(
+        0,
+      );
     });
   });
 });
 
 describe('helm adapter against a fake helm', () => {
   it('resolves Helm 4 from `helm version --short` and plans Helm 4 flags', async () => {
-    const fake = makeFakeBin({ helm: [{ match: 'version --short', stdout: fixture('helm/version-short-v4.stdout') }] });
+    const fake = makeFakeBin({
+      helm: [{ match: 'version --short', stdout: fixture('helm/version-short-v4.stdout') }],
+    });
     await withEnv({ PATH: fake.path }, async () => {
       const t = await resolveTool('helm', { timeoutMs: 5000, cacheDir: cache() });
       expect(t).toMatchObject({ source: 'path', version: 'v4.2.1', path: 'helm' });
@@ -74,17 +98,43 @@ describe('helm adapter against a fake helm', () => {
       const rows = await helmList({ path: 'helm', major: 4 }, { kubeconfig: '/k', context: 'c' }, 5000);
       expect(rows.map((r) => `${r.name}:${r.chart}:${r.status}`)).toContain('istio-cni:cni-1.28.3:deployed');
     });
-    expect(fake.calls('helm')[0]).toEqual(['list', '--all-namespaces', '--all', '--output', 'json', '--kubeconfig', '/k', '--kube-context', 'c']);
+    expect(fake.calls('helm')[0]).toEqual([
+      'list',
+      '--all-namespaces',
+      '--all',
+      '--output',
+      'json',
+      '--kubeconfig',
+      '/k',
+      '--kube-context',
+      'c',
+    ]);
   });
 
   it('explains install failures with a fix', async () => {
-    const argv = installArgv({ path: 'helm', major: 3 }, { release: 'istiod', namespace: 'istio-system', chart: { repository: 'https://r', chart: 'istiod', version: '1.28.3' }, valuesFiles: [], timeoutMs: 300_000, createNamespace: true, upgrade: false }, { kubeconfig: '/k' });
-    const inUse = makeFakeBin({ helm: [{ match: 'install', stderr: fixture('helm/install-name-in-use.stderr'), exit: 1 }] });
+    const argv = installArgv(
+      { path: 'helm', major: 3 },
+      {
+        release: 'istiod',
+        namespace: 'istio-system',
+        chart: { repository: 'https://r', chart: 'istiod', version: '1.28.3' },
+        valuesFiles: [],
+        timeoutMs: 300_000,
+        createNamespace: true,
+        upgrade: false,
+      },
+      { kubeconfig: '/k' },
+    );
+    const inUse = makeFakeBin({
+      helm: [{ match: 'install', stderr: fixture('helm/install-name-in-use.stderr'), exit: 1 }],
+    });
     await withEnv({ PATH: inUse.path }, async () => {
       const e = explainHelmFailure('istiod', await run(argv, { timeoutMs: 5000 }), 300_000);
       expect(e.details.fix).toContain('--reuse');
     });
-    const slow = makeFakeBin({ helm: [{ match: 'install', stderr: fixture('helm/install-timeout.stderr'), exit: 1 }] });
+    const slow = makeFakeBin({
+      helm: [{ match: 'install', stderr: fixture('helm/install-timeout.stderr'), exit: 1 }],
+    });
     await withEnv({ PATH: slow.path }, async () => {
       const e = explainHelmFailure('istiod', await run(argv, { timeoutMs: 5000 }), 300_000);
       expect(e.details.fix).toContain('AMBIENT_TIMEOUT_HELM_INSTALL');
@@ -95,12 +145,28 @@ describe('helm adapter against a fake helm', () => {
 describe('doctor without a Docker daemon (the real `docker info` output of this machine)', () => {
   it('fails the Docker check with the daemon error and how to fix it', async () => {
     const fake = makeFakeBin({
-      docker: [{ match: 'info', stdout: fixture('docker/info-daemon-down.stdout'), stderr: fixture('docker/info-daemon-down.stderr'), exit: 1 }],
+      docker: [
+        {
+          match: 'info',
+          stdout: fixture('docker/info-daemon-down.stdout'),
+          stderr: fixture('docker/info-daemon-down.stderr'),
+          exit: 1,
+        },
+      ],
       kind: [{ match: 'version', stdout: fixture('kind/version.stdout') }],
       helm: [{ match: 'version', stdout: fixture('helm/version-short-v4.stdout') }],
     });
     const report = await withEnv({ PATH: fake.path }, () =>
-      runDoctor({ timeoutMs: 5000, needDocker: true, cacheDir: cache(), readProc: () => '1048576', totalMemBytes: () => 16 * 1024 ** 3, freeDiskBytes: () => 100 * 1024 ** 3, nodeVersion: 'v24.21.0', platform: 'linux' }),
+      runDoctor({
+        timeoutMs: 5000,
+        needDocker: true,
+        cacheDir: cache(),
+        readProc: () => '1048576',
+        totalMemBytes: () => 16 * 1024 ** 3,
+        freeDiskBytes: () => 100 * 1024 ** 3,
+        nodeVersion: 'v24.21.0',
+        platform: 'linux',
+      }),
     );
     const docker = report.checks.find((c) => c.name === 'Docker daemon');
     expect(report.ok).toBe(false);
@@ -117,7 +183,15 @@ describe('doctor without a Docker daemon (the real `docker info` output of this 
       helm: [{ match: 'version', stdout: fixture('helm/version-short-v3.stdout') }],
     });
     const report = await withEnv({ PATH: fake.path }, () =>
-      runDoctor({ timeoutMs: 5000, needDocker: true, cacheDir: cache(), readProc: (f) => (f.endsWith('watches') ? '8192' : '128'), freeDiskBytes: () => 100 * 1024 ** 3, nodeVersion: 'v24.21.0', platform: 'linux' }),
+      runDoctor({
+        timeoutMs: 5000,
+        needDocker: true,
+        cacheDir: cache(),
+        readProc: (f) => (f.endsWith('watches') ? '8192' : '128'),
+        freeDiskBytes: () => 100 * 1024 ** 3,
+        nodeVersion: 'v24.21.0',
+        platform: 'linux',
+      }),
     );
     expect(report.ok).toBe(true);
     expect(report.checks.find((c) => c.name === 'Docker daemon')?.detail).toContain('server 28.2.2, 4 CPUs');
@@ -127,14 +201,41 @@ describe('doctor without a Docker daemon (the real `docker info` output of this 
   });
 
   it('reports a missing docker CLI', async () => {
-    const fake = makeFakeBin({ helm: [{ match: 'version', stdout: fixture('helm/version-short-v4.stdout') }] });
-    const report = await withEnv({ PATH: fake.path }, () => runDoctor({ timeoutMs: 5000, needDocker: true, cacheDir: cache(), readProc: () => undefined, nodeVersion: 'v24.0.0', platform: 'linux', freeDiskBytes: () => undefined, totalMemBytes: () => 16 * 1024 ** 3 }));
-    expect(report.checks.find((c) => c.name === 'Docker daemon')).toMatchObject({ status: 'fail', detail: 'docker CLI not found on PATH' });
+    const fake = makeFakeBin({
+      helm: [{ match: 'version', stdout: fixture('helm/version-short-v4.stdout') }],
+    });
+    const report = await withEnv({ PATH: fake.path }, () =>
+      runDoctor({
+        timeoutMs: 5000,
+        needDocker: true,
+        cacheDir: cache(),
+        readProc: () => undefined,
+        nodeVersion: 'v24.0.0',
+        platform: 'linux',
+        freeDiskBytes: () => undefined,
+        totalMemBytes: () => 16 * 1024 ** 3,
+      }),
+    );
+    expect(report.checks.find((c) => c.name === 'Docker daemon')).toMatchObject({
+      status: 'fail',
+      detail: 'docker CLI not found on PATH',
+    });
   });
 
   it('existing-cluster checks need neither Docker nor kind', async () => {
-    const fake = makeFakeBin({ helm: [{ match: 'version', stdout: fixture('helm/version-short-v4.stdout') }] });
-    const report = await withEnv({ PATH: fake.path }, () => runDoctor({ timeoutMs: 5000, needDocker: false, cacheDir: cache(), nodeVersion: 'v22.12.0', freeDiskBytes: () => 50 * 1024 ** 3, totalMemBytes: () => 16 * 1024 ** 3 }));
+    const fake = makeFakeBin({
+      helm: [{ match: 'version', stdout: fixture('helm/version-short-v4.stdout') }],
+    });
+    const report = await withEnv({ PATH: fake.path }, () =>
+      runDoctor({
+        timeoutMs: 5000,
+        needDocker: false,
+        cacheDir: cache(),
+        nodeVersion: 'v22.12.0',
+        freeDiskBytes: () => 50 * 1024 ** 3,
+        totalMemBytes: () => 16 * 1024 ** 3,
+      }),
+    );
     expect(report.ok).toBe(true);
     expect(report.checks.map((c) => c.name)).toEqual(['Node.js', 'helm', 'memory', 'disk']);
   });

@@ -1,4 +1,4 @@
-import { OperationError } from './errors.ts';
+import type { OperationError } from './errors.ts';
 import { run, commandFailed, type ExecResult } from './exec.ts';
 import { formatSeconds } from './timeouts.ts';
 

@@ -17,7 +17,7 @@ afterEach(async () => {
 });
 log.setSink({ write: () => undefined });
 
-function setup(opts: { dockerUp?: boolean; istioReady?: boolean; kindCreateFails?: string } = {}) {
+function setup() {
   const root = mkdtempSync(path.join(os.tmpdir(), 'run-'));
   const runDir = path.join(root, 'reports', 'r1');
   const settings: RunSettings = {
@@ -36,19 +36,33 @@ function setup(opts: { dockerUp?: boolean; istioReady?: boolean; kindCreateFails
   return { root, settings };
 }
 
-async function orchestrate(opts: { dockerUp?: boolean; istioReady?: boolean; kindCreate?: { stderr: string; exit: number } } = {}) {
+async function orchestrate(
+  opts: { dockerUp?: boolean; istioReady?: boolean; kindCreate?: { stderr: string; exit: number } } = {},
+) {
   api = await startFakeApiServer({ istioReady: opts.istioReady ?? true });
   const { root, settings } = setup();
   const template = path.join(root, 'kubeconfig.template');
   writeFileSync(template, kubeconfigFor(api.url, settings.context ?? ''));
   const fake = makeFakeBin({
-    docker: [{ match: 'info', stdout: fixture(opts.dockerUp === false ? 'docker/info-daemon-down.stdout' : 'docker/info-daemon-up.stdout'), ...(opts.dockerUp === false ? { stderr: fixture('docker/info-daemon-down.stderr'), exit: 1 } : {}) }],
+    docker: [
+      {
+        match: 'info',
+        stdout: fixture(
+          opts.dockerUp === false ? 'docker/info-daemon-down.stdout' : 'docker/info-daemon-up.stdout',
+        ),
+        ...(opts.dockerUp === false ? { stderr: fixture('docker/info-daemon-down.stderr'), exit: 1 } : {}),
+      },
+    ],
     kind: [
       { match: 'version', stdout: fixture('kind/version.stdout') },
       { match: 'get clusters', stderr: fixture('kind/get-clusters-none.stderr') },
       opts.kindCreate
         ? { match: 'create cluster', stderr: opts.kindCreate.stderr, exit: opts.kindCreate.exit }
-        : { match: 'create cluster', stderr: fixture('kind/create-ok.stderr'), script: `while [ $# -gt 0 ]; do if [ "$1" = --kubeconfig ]; then cp '${template}' "$2"; fi; shift; done` },
+        : {
+            match: 'create cluster',
+            stderr: fixture('kind/create-ok.stderr'),
+            script: `while [ $# -gt 0 ]; do if [ "$1" = --kubeconfig ]; then cp '${template}' "$2"; fi; shift; done`,
+          },
       { match: 'delete cluster', stderr: fixture('kind/delete.stderr') },
       { match: 'export logs', stdout: `${settings.runDir}/kind-logs\n` },
     ],
@@ -57,7 +71,9 @@ async function orchestrate(opts: { dockerUp?: boolean; istioReady?: boolean; kin
       { match: 'install', stdout: 'STATUS: deployed\n' },
     ],
   });
-  const profile = loadProfile(undefined, { env: { AMBIENT_TIMEOUT_POD_READY: '3s', AMBIENT_TIMEOUT_NODES_READY: '3s' } });
+  const profile = loadProfile(undefined, {
+    env: { AMBIENT_TIMEOUT_POD_READY: '3s', AMBIENT_TIMEOUT_NODES_READY: '3s' },
+  });
   const input: PlanInput = {
     profile,
     settings,
@@ -78,18 +94,32 @@ describe('run executes exactly the plan (fake kind, helm, docker and API server)
     const { orch, plan, fake, env, settings } = await orchestrate();
     const facts = await withEnv(env, () => orch.prepare());
 
-    expect(fake.calls('kind').filter((c) => c[0] !== 'version')).toEqual(commandsOf(plan, (id) => id.startsWith('cluster.')));
-    expect(fake.calls('helm').filter((c) => c[0] !== 'version')).toEqual(commandsOf(plan, (id) => id.startsWith('addons.') || id.startsWith('istio.install.')));
+    expect(fake.calls('kind').filter((c) => c[0] !== 'version')).toEqual(
+      commandsOf(plan, (id) => id.startsWith('cluster.')),
+    );
+    expect(fake.calls('helm').filter((c) => c[0] !== 'version')).toEqual(
+      commandsOf(plan, (id) => id.startsWith('addons.') || id.startsWith('istio.install.')),
+    );
     expect(statSync(settings.kubeconfig).mode & 0o777).toBe(0o600);
     expect(existsSync(path.join(settings.runDir, 'kind-config.yaml'))).toBe(true);
 
-    expect(facts).toMatchObject({ kubernetesVersion: 'v1.34.0', nodes: ['ambient-control-plane', 'ambient-worker', 'ambient-worker2'], installOrder: ['istio-base', 'istiod', 'istio-cni', 'ztunnel'] });
+    expect(facts).toMatchObject({
+      kubernetesVersion: 'v1.34.0',
+      nodes: ['ambient-control-plane', 'ambient-worker', 'ambient-worker2'],
+      installOrder: ['istio-base', 'istiod', 'istio-cni', 'ztunnel'],
+    });
     expect(facts.features.metricsApi.available).toBe(true);
-    expect(api?.namespaces.get('loki')?.metadata).toMatchObject({ labels: { 'istio.io/dataplane-mode': 'ambient', 'ambient-conformance.io/run-id': 'r1' } });
-    expect((api?.namespaces.get('default')?.metadata as { labels: Record<string, string> }).labels).toEqual({ 'istio.io/dataplane-mode': 'ambient' });
+    expect(api?.namespaces.get('loki')?.metadata).toMatchObject({
+      labels: { 'istio.io/dataplane-mode': 'ambient', 'ambient-conformance.io/run-id': 'r1' },
+    });
+    expect((api?.namespaces.get('default')?.metadata as { labels: Record<string, string> }).labels).toEqual({
+      'istio.io/dataplane-mode': 'ambient',
+    });
 
     await withEnv(env, () => orch.teardown(false));
-    expect(fake.calls('kind').at(-1)).toEqual(plan.steps.find((s) => s.id === 'cleanup.cluster')?.command?.slice(1));
+    expect(fake.calls('kind').at(-1)).toEqual(
+      plan.steps.find((s) => s.id === 'cleanup.cluster')?.command?.slice(1),
+    );
   });
 
   it('--keep deletes nothing', async () => {
@@ -109,7 +139,9 @@ describe('run executes exactly the plan (fake kind, helm, docker and API server)
   });
 
   it('a failed kind create still leaves a registered delete (half-created clusters are removed)', async () => {
-    const { orch, fake, env } = await orchestrate({ kindCreate: { stderr: fixture('kind/create-already-exists.stderr'), exit: 1 } });
+    const { orch, fake, env } = await orchestrate({
+      kindCreate: { stderr: fixture('kind/create-already-exists.stderr'), exit: 1 },
+    });
     const e = await withEnv(env, () => orch.prepare()).catch((x: unknown) => x);
     expect((e as Error).message).toContain('already exists');
     await withEnv(env, () => orch.teardown(false));
@@ -121,7 +153,9 @@ describe('run executes exactly the plan (fake kind, helm, docker and API server)
     const t0 = performance.now();
     const e = await withEnv(env, () => orch.prepare()).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(WaitError);
-    expect((e as WaitError).message).toContain('istio-system/ztunnel-0 container istio-proxy is in CrashLoopBackOff after 5 restarts');
+    expect((e as WaitError).message).toContain(
+      'istio-system/ztunnel-0 container istio-proxy is in CrashLoopBackOff after 5 restarts',
+    );
     expect(performance.now() - t0).toBeLessThan(3000);
     await withEnv(env, () => orch.collectFailureArtifacts());
   });

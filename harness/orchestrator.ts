@@ -10,7 +10,6 @@ import { classifyCreateFailure, deleteArgv, parseClusters } from './kind.ts';
 import { makeClients, type KubeClients } from './kube/client.ts';
 import {
   DATAPLANE_MODE_LABEL,
-  deleteNamespaceAndWait,
   deleteNamespacesByLabel,
   ensureNamespace,
   nodeNames,
@@ -81,11 +80,13 @@ export class Orchestrator {
 
   /** Runs every step before the tests. Returns the facts the tests receive. */
   async prepare(): Promise<RunFacts> {
-    const steps = this.plan.steps.filter((s) => s.when === 'always');
-    const byPhase = new Map<string, Step[]>();
-    for (const s of steps) {
-      if (s.phase === 'tests' || s.phase === 'reports') continue;
-      byPhase.set(s.phase, [...(byPhase.get(s.phase) ?? []), s]);
+    // Contiguous steps of one phase run as one timed phase, in plan order.
+    const groups: { phase: string; steps: Step[] }[] = [];
+    for (const s of this.plan.steps) {
+      if (s.when !== 'always' || s.phase === 'tests' || s.phase === 'reports') continue;
+      const last = groups.at(-1);
+      if (last?.phase === s.phase) last.steps.push(s);
+      else groups.push({ phase: s.phase, steps: [s] });
     }
     const describe: Record<string, string> = {
       preflight: 'checking the machine',
@@ -98,9 +99,10 @@ export class Orchestrator {
       workloads: 'namespaces',
       istio: `Istio ${this.input.profile.doc.istio.version} (${this.input.profile.releases.map((r) => r.name).join(' → ')})`,
     };
-    for (const [phase, list] of byPhase) {
-      await this.phases.phase(phase, describe[phase] ?? phase, async () => {
-        for (const s of list) await this.execute(s);
+    for (const g of groups) {
+      const what = g.phase === 'addons' && g.steps.every((x) => x.api) ? 'metrics API' : describe[g.phase];
+      await this.phases.phase(g.phase, what ?? g.phase, async () => {
+        for (const s of g.steps) await this.execute(s);
       });
     }
     return this.facts();
@@ -288,23 +290,16 @@ export class Orchestrator {
         this.metricsReady = true;
         return;
       case step.id === 'workloads.namespaces': {
+        // Only in kind clusters of this run: deleting the cluster removes them, so no separate undo.
         const kube = this.clients();
         const runLabels = { [RUN_ID_LABEL]: s.runId, [MANAGED_BY_LABEL]: MANAGED_BY };
         for (const ns of this.input.profile.doc.mesh.meshedNamespaces) {
-          const created = await ensureNamespace(kube, ns, {
+          await ensureNamespace(kube, ns, {
             [DATAPLANE_MODE_LABEL]: 'ambient',
             ...(ns === 'default' ? {} : runLabels),
           });
-          if (created)
-            this.cleanup.register(`delete namespace ${ns}`, () =>
-              deleteNamespaceAndWait(kube, ns, t.namespaceDelete),
-            );
         }
-        const control = this.input.profile.doc.mesh.controlNamespace;
-        if (await ensureNamespace(kube, control, runLabels))
-          this.cleanup.register(`delete namespace ${control}`, () =>
-            deleteNamespaceAndWait(kube, control, t.namespaceDelete),
-          );
+        await ensureNamespace(kube, this.input.profile.doc.mesh.controlNamespace, runLabels);
         this.ownsNamespaces = true;
         return;
       }

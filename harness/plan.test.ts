@@ -22,9 +22,22 @@ function settings(over: Partial<RunSettings> = {}): RunSettings {
   };
 }
 
-const kind: ResolvedTool = { name: 'kind', path: '/usr/local/bin/kind', version: 'v0.30.0', source: 'path', warnings: [] };
+const kind: ResolvedTool = {
+  name: 'kind',
+  path: '/usr/local/bin/kind',
+  version: 'v0.30.0',
+  source: 'path',
+  warnings: [],
+};
 function helm(major: 3 | 4): PlanInput['helm'] {
-  return { name: 'helm', path: '/usr/local/bin/helm', version: major === 4 ? 'v4.2.1' : 'v3.21.4', source: 'path', warnings: [], major };
+  return {
+    name: 'helm',
+    path: '/usr/local/bin/helm',
+    version: major === 4 ? 'v4.2.1' : 'v3.21.4',
+    source: 'path',
+    warnings: [],
+    major,
+  };
 }
 
 function plan(over: Partial<RunSettings> = {}, major: 3 | 4 = 4) {
@@ -54,7 +67,6 @@ describe('plan for a fresh kind cluster', () => {
       'tests',
       'reports',
       'diagnostics.kind-logs',
-      'cleanup.namespaces',
       'cleanup.cluster',
     ]);
   });
@@ -94,7 +106,15 @@ describe('plan for a fresh kind cluster', () => {
       'kind-ambient-conformance-ab12',
     ];
     const ns = ['--version', '1.28.3', '--namespace', 'istio-system', '--create-namespace'];
-    expect(byRelease['istio-base']).toEqual(['/usr/local/bin/helm', 'install', 'istio-base', 'base', ...repo, ...ns, ...tail]);
+    expect(byRelease['istio-base']).toEqual([
+      '/usr/local/bin/helm',
+      'install',
+      'istio-base',
+      'base',
+      ...repo,
+      ...ns,
+      ...tail,
+    ]);
     expect(byRelease.istiod).toEqual([
       '/usr/local/bin/helm',
       'install',
@@ -106,7 +126,12 @@ describe('plan for a fresh kind cluster', () => {
       expect.stringMatching(/profiles\/homelab\/istiod-values\.yaml$/),
       ...tail,
     ]);
-    expect(byRelease['istio-cni']?.slice(0, 4)).toEqual(['/usr/local/bin/helm', 'install', 'istio-cni', 'cni']);
+    expect(byRelease['istio-cni']?.slice(0, 4)).toEqual([
+      '/usr/local/bin/helm',
+      'install',
+      'istio-cni',
+      'cni',
+    ]);
     expect(byRelease['istio-cni']).toContainEqual(expect.stringMatching(/cni-values\.yaml$/));
     expect(byRelease.ztunnel).toContainEqual(expect.stringMatching(/ztunnel-values\.yaml$/));
   });
@@ -120,15 +145,26 @@ describe('plan for a fresh kind cluster', () => {
 
   it('installs metrics-server pinned by digest with --kubelet-insecure-tls', () => {
     const ms = p.steps.find((s) => s.id === 'addons.metrics-server')?.command ?? [];
-    expect(ms).toEqual(expect.arrayContaining(['metrics-server', '--version', '3.13.1', '--namespace', 'kube-system']));
+    expect(ms).toEqual(
+      expect.arrayContaining(['metrics-server', '--version', '3.13.1', '--namespace', 'kube-system']),
+    );
     expect(ms).toContain('args={--kubelet-insecure-tls}');
-    expect(ms).toContain('image.tag=v0.8.1@sha256:b2d2efaf5ac3b366ed0f839d2412a2c4279d4fc2a2a733f12c52133faed36c41');
+    expect(ms).toContain(
+      'image.tag=v0.8.1@sha256:b2d2efaf5ac3b366ed0f839d2412a2c4279d4fc2a2a733f12c52133faed36c41',
+    );
   });
 
   it('exports kind logs only on failure and deletes the cluster at the end', () => {
     const logs = p.steps.find((s) => s.id === 'diagnostics.kind-logs');
     expect(logs?.when).toBe('on-failure');
-    expect(logs?.command).toEqual(['/usr/local/bin/kind', 'export', 'logs', '/r/20261128-101500-ab12/kind-logs', '--name', 'ambient-conformance-ab12']);
+    expect(logs?.command).toEqual([
+      '/usr/local/bin/kind',
+      'export',
+      'logs',
+      '/r/20261128-101500-ab12/kind-logs',
+      '--name',
+      'ambient-conformance-ab12',
+    ]);
     expect(p.steps.at(-1)?.command).toEqual([
       '/usr/local/bin/kind',
       'delete',
@@ -142,7 +178,12 @@ describe('plan for a fresh kind cluster', () => {
 
   it('--json keeps the contract: id, description and command only where one runs', () => {
     const json = planToJson(p);
-    expect(json.steps[0]).toEqual({ id: 'preflight', phase: 'preflight', description: expect.any(String), when: 'always' });
+    expect(json.steps[0]).toEqual({
+      id: 'preflight',
+      phase: 'preflight',
+      description: expect.any(String),
+      when: 'always',
+    });
     expect(json.steps.find((s) => s.id === 'istio.install.istiod')?.command?.[1]).toBe('install');
   });
 });
@@ -165,7 +206,12 @@ describe('plan variants', () => {
   });
 
   it('an existing cluster is never created or deleted; Istio is detected first and uninstalled in reverse only if installed', () => {
-    const p = plan({ mode: 'existing', kubeconfig: '/home/u/.kube/config', context: 'staging', clusterName: 'staging' });
+    const p = plan({
+      mode: 'existing',
+      kubeconfig: '/home/u/.kube/config',
+      context: 'staging',
+      clusterName: 'staging',
+    });
     const ids = p.steps.map((s) => s.id);
     expect(ids).not.toContain('cluster.create');
     expect(ids).not.toContain('cleanup.cluster');
@@ -177,7 +223,8 @@ describe('plan variants', () => {
       'cleanup.uninstall.istiod',
       'cleanup.uninstall.istio-base',
     ]);
-    for (const s of p.steps.filter((x) => x.command)) expect(s.command).toEqual(expect.arrayContaining(['--kube-context', 'staging']));
+    for (const s of p.steps.filter((x) => x.command))
+      expect(s.command).toEqual(expect.arrayContaining(['--kube-context', 'staging']));
   });
 
   it('--use-existing-istio installs nothing', () => {
@@ -198,7 +245,9 @@ describe('plan variants', () => {
   });
 
   it('inline values are written to the run folder and passed after the values file', () => {
-    const custom = loadProfile(`${import.meta.dirname}/../test/fixtures/profiles/valid-oci.yaml`, { env: {} });
+    const custom = loadProfile(`${import.meta.dirname}/../test/fixtures/profiles/valid-oci.yaml`, {
+      env: {},
+    });
     const p = buildPlan({ profile: custom, settings: settings(), kind, helm: helm(4) });
     const istiod = p.steps.find((s) => s.id === 'istio.install.istiod');
     expect(istiod?.command?.[3]).toBe('oci://gcr.io/istio-release/charts/istiod');

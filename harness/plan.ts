@@ -326,14 +326,16 @@ export function buildPlan(input: PlanInput): Plan {
   }
 
   // Cleanup, in reverse order of creation.
-  steps.push({
-    id: 'cleanup.namespaces',
-    phase: 'cleanup',
-    description: `delete every namespace labelled ${RUN_ID_LABEL}=${settings.runId} and wait until it is gone`,
-    api: 'delete-namespaces',
-    when: 'at-end',
-    timeout: 'namespaceDelete',
-  });
+  if (settings.mode === 'existing') {
+    steps.push({
+      id: 'cleanup.namespaces',
+      phase: 'cleanup',
+      description: `delete every namespace labelled ${RUN_ID_LABEL}=${settings.runId} and wait until it is gone`,
+      api: 'delete-namespaces',
+      when: 'at-end',
+      timeout: 'namespaceDelete',
+    });
+  }
   if (settings.mode === 'existing' && installIstio) {
     for (const r of [...profile.releases].reverse()) {
       steps.push({
@@ -350,7 +352,7 @@ export function buildPlan(input: PlanInput): Plan {
     steps.push({
       id: 'cleanup.cluster',
       phase: 'cleanup',
-      description: `delete kind cluster ${settings.clusterName}${settings.keep ? ' (skipped: --keep)' : settings.keepOnFailure ? ' (kept instead if anything failed: --keep-on-failure)' : ''}; also on SIGINT/SIGTERM`,
+      description: `delete kind cluster ${settings.clusterName} and everything in it${settings.keep ? ' (skipped: --keep)' : settings.keepOnFailure ? ' (kept instead if anything failed: --keep-on-failure)' : ''}; also on SIGINT/SIGTERM`,
       command: deleteArgv(kind.path, settings.clusterName, settings.kubeconfig),
       when: 'at-end',
       timeout: 'clusterDelete',

@@ -5,11 +5,27 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { PreflightError } from './errors.ts';
 import { PINS } from './pins.ts';
-import { atLeast, downloadUrl, helmMajor, parseToolVersion, platformKey, provision, sha256, type ResolvedTool } from './tools.ts';
+import {
+  atLeast,
+  downloadUrl,
+  helmMajor,
+  parseToolVersion,
+  platformKey,
+  provision,
+  sha256,
+  type ResolvedTool,
+} from './tools.ts';
 import { fixture } from '../test/helpers/fake-bin.ts';
 
 function tool(name: 'kind' | 'helm', cache: string, url: string): ResolvedTool {
-  return { name, path: path.join(cache, name, PINS[name].version, 'linux-amd64', name), version: PINS[name].version, source: 'download', url, warnings: [] };
+  return {
+    name,
+    path: path.join(cache, name, PINS[name].version, 'linux-amd64', name),
+    version: PINS[name].version,
+    source: 'download',
+    url,
+    warnings: [],
+  };
 }
 
 describe('tool versions', () => {
@@ -30,13 +46,16 @@ describe('tool versions', () => {
   it('builds the pinned download URLs', () => {
     expect(platformKey('linux', 'x64')).toBe('linux-amd64');
     expect(platformKey('darwin', 'arm64')).toBe('darwin-arm64');
-    expect(downloadUrl(PINS.kind, 'linux-amd64')).toBe('https://github.com/kubernetes-sigs/kind/releases/download/v0.30.0/kind-linux-amd64');
+    expect(downloadUrl(PINS.kind, 'linux-amd64')).toBe(
+      'https://github.com/kubernetes-sigs/kind/releases/download/v0.30.0/kind-linux-amd64',
+    );
     expect(downloadUrl(PINS.helm, 'linux-arm64')).toBe('https://get.helm.sh/helm-v4.2.1-linux-arm64.tar.gz');
   });
 
   it('pins a SHA-256 for every platform of both tools', () => {
     for (const t of [PINS.kind, PINS.helm])
-      for (const p of ['linux-amd64', 'linux-arm64', 'darwin-amd64', 'darwin-arm64']) expect(t.sha256[p]).toMatch(/^[a-f0-9]{64}$/);
+      for (const p of ['linux-amd64', 'linux-arm64', 'darwin-amd64', 'darwin-arm64'])
+        expect(t.sha256[p]).toMatch(/^[a-f0-9]{64}$/);
   });
 });
 
@@ -44,7 +63,11 @@ describe('provisioning', () => {
   it('refuses a download whose SHA-256 does not match the pin, and leaves nothing behind', async () => {
     const cache = mkdtempSync(path.join(os.tmpdir(), 'tools-'));
     const t = tool('kind', cache, 'https://example.invalid/kind');
-    const err = await provision(t, { fetcher: () => Promise.resolve(new TextEncoder().encode('not kind')), plat: 'linux-amd64', timeoutMs: 5000 }).catch((e: unknown) => e);
+    const err = await provision(t, {
+      fetcher: () => Promise.resolve(new TextEncoder().encode('not kind')),
+      plat: 'linux-amd64',
+      timeoutMs: 5000,
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PreflightError);
     expect((err as PreflightError).message).toContain('checksum mismatch for kind v0.30.0');
     expect((err as PreflightError).details.expected).toBe(`sha256 ${PINS.kind.sha256['linux-amd64']}`);
@@ -59,7 +82,11 @@ describe('provisioning', () => {
     pins['test-plat'] = sha256(bytes);
     try {
       const t = tool('kind', cache, 'https://example.invalid/kind');
-      const done = await provision(t, { fetcher: () => Promise.resolve(bytes), plat: 'test-plat', timeoutMs: 5000 });
+      const done = await provision(t, {
+        fetcher: () => Promise.resolve(bytes),
+        plat: 'test-plat',
+        timeoutMs: 5000,
+      });
       expect(done.source).toBe('cache');
       expect(statSync(t.path).mode & 0o777).toBe(0o755);
       expect(execFileSync(t.path, { encoding: 'utf8' })).toContain('kind v0.30.0');
@@ -71,7 +98,10 @@ describe('provisioning', () => {
   it('unpacks helm from its release archive layout (<os>-<arch>/helm)', async () => {
     const cache = mkdtempSync(path.join(os.tmpdir(), 'tools-'));
     const src = mkdtempSync(path.join(os.tmpdir(), 'helm-src-'));
-    execFileSync('sh', ['-c', `mkdir -p ${src}/test-plat && printf '#!/bin/sh\\necho v4.2.1+gabc\\n' > ${src}/test-plat/helm && chmod +x ${src}/test-plat/helm && tar -czf ${src}/helm.tar.gz -C ${src} test-plat/helm`]);
+    execFileSync('sh', [
+      '-c',
+      `mkdir -p ${src}/test-plat && printf '#!/bin/sh\\necho v4.2.1+gabc\\n' > ${src}/test-plat/helm && chmod +x ${src}/test-plat/helm && tar -czf ${src}/helm.tar.gz -C ${src} test-plat/helm`,
+    ]);
     const bytes = new Uint8Array(readFileSync(`${src}/helm.tar.gz`));
     const pins = PINS.helm.sha256;
     pins['test-plat'] = sha256(bytes);
@@ -86,7 +116,11 @@ describe('provisioning', () => {
 
   it('refuses to download a tool with no pinned checksum for the platform', async () => {
     const cache = mkdtempSync(path.join(os.tmpdir(), 'tools-'));
-    const err = await provision(tool('helm', cache, 'https://example.invalid/h.tar.gz'), { plat: 'plan9-mips', timeoutMs: 1000, fetcher: () => Promise.reject(new Error('must not fetch')) }).catch((e: unknown) => e);
+    const err = await provision(tool('helm', cache, 'https://example.invalid/h.tar.gz'), {
+      plat: 'plan9-mips',
+      timeoutMs: 1000,
+      fetcher: () => Promise.reject(new Error('must not fetch')),
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PreflightError);
     expect((err as PreflightError).details.fix).toContain('Helm');
   });

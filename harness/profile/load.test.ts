@@ -61,7 +61,14 @@ describe('the embedded homelab profile', () => {
   });
 
   it('meshes the runbook namespaces and pins a node image inside Istio 1.28 support', () => {
-    expect(p.doc.mesh.meshedNamespaces).toEqual(['default', 'loki', 'localstack', 'argo-workflows', 'unipoller', 'trivy-system']);
+    expect(p.doc.mesh.meshedNamespaces).toEqual([
+      'default',
+      'loki',
+      'localstack',
+      'argo-workflows',
+      'unipoller',
+      'trivy-system',
+    ]);
     expect(p.doc.cluster.kind.nodeImage).toMatch(/^kindest\/node:v1\.34\.\d+@sha256:[a-f0-9]{64}$/);
     expect(p.kubernetesVersion).toBe('1.34.0');
   });
@@ -86,7 +93,9 @@ describe('user profiles', () => {
   });
 
   it('environment overrides the profile timeouts', () => {
-    expect(loadProfile(undefined, { env: { AMBIENT_TIMEOUT_HELM_INSTALL: '7m' } }).timeouts.helmInstall).toBe(420_000);
+    expect(loadProfile(undefined, { env: { AMBIENT_TIMEOUT_HELM_INSTALL: '7m' } }).timeouts.helmInstall).toBe(
+      420_000,
+    );
   });
 });
 
@@ -148,7 +157,9 @@ describe('bad profiles exit 2 with the field, what was expected and what was fou
   });
 
   it('global.platform: kind is refused (the charts have no kind platform)', () => {
-    const e = loadError(variant(() => undefined, { 'cni-values.yaml': 'profile: ambient\nglobal:\n  platform: kind\n' }));
+    const e = loadError(
+      variant(() => undefined, { 'cni-values.yaml': 'profile: ambient\nglobal:\n  platform: kind\n' }),
+    );
     expect(e.details.fix).toContain('kind needs no platform');
   });
 

@@ -17,11 +17,17 @@ const NODES = ['ambient-control-plane', 'ambient-worker', 'ambient-worker2'];
 const ready = [{ type: 'Ready', status: 'True' }];
 
 function pod(name: string, labels: Record<string, string>, node: string) {
-  return { metadata: { name, namespace: 'istio-system', labels }, spec: { nodeName: node, containers: [{ name: 'c' }] }, status: { phase: 'Running', conditions: ready } };
+  return {
+    metadata: { name, namespace: 'istio-system', labels },
+    spec: { nodeName: node, containers: [{ name: 'c' }] },
+    status: { phase: 'Running', conditions: ready },
+  };
 }
 
 export async function startFakeApiServer(opts: { istioReady?: boolean } = {}): Promise<FakeApiServer> {
-  const namespaces = new Map<string, Record<string, unknown>>([['default', { metadata: { name: 'default', labels: {} } }]]);
+  const namespaces = new Map<string, Record<string, unknown>>([
+    ['default', { metadata: { name: 'default', labels: {} } }],
+  ]);
   const requests: string[] = [];
   const istioReady = opts.istioReady ?? true;
   const server = http.createServer((req, res) => {
@@ -34,11 +40,24 @@ export async function startFakeApiServer(opts: { istioReady?: boolean } = {}): P
         res.writeHead(code, { 'content-type': 'application/json' });
         res.end(JSON.stringify(obj));
       };
-      const notFound = () => send(404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404, message: `${url.pathname} not found` });
+      const notFound = () =>
+        send(404, {
+          kind: 'Status',
+          apiVersion: 'v1',
+          status: 'Failure',
+          reason: 'NotFound',
+          code: 404,
+          message: `${url.pathname} not found`,
+        });
       const p = url.pathname;
       if (p === '/version') return send(200, { major: '1', minor: '34', gitVersion: 'v1.34.0' });
       if (p === '/api/v1/nodes')
-        return send(200, { kind: 'NodeList', apiVersion: 'v1', metadata: {}, items: NODES.map((n) => ({ metadata: { name: n }, status: { conditions: ready } })) });
+        return send(200, {
+          kind: 'NodeList',
+          apiVersion: 'v1',
+          metadata: {},
+          items: NODES.map((n) => ({ metadata: { name: n }, status: { conditions: ready } })),
+        });
       const nsMatch = /^\/api\/v1\/namespaces\/([^/]+)$/.exec(p);
       if (p === '/api/v1/namespaces' && req.method === 'POST') {
         const obj = JSON.parse(body) as { metadata: { name: string } };
@@ -67,18 +86,65 @@ export async function startFakeApiServer(opts: { istioReady?: boolean } = {}): P
         }
       }
       if (p === '/apis/apps/v1/namespaces/istio-system/deployments/istiod')
-        return send(200, { metadata: { name: 'istiod', generation: 1 }, spec: { replicas: 1 }, status: { observedGeneration: 1, availableReplicas: istioReady ? 1 : 0, updatedReplicas: 1 } });
+        return send(200, {
+          metadata: { name: 'istiod', generation: 1 },
+          spec: { replicas: 1 },
+          status: { observedGeneration: 1, availableReplicas: istioReady ? 1 : 0, updatedReplicas: 1 },
+        });
       const ds = /^\/apis\/apps\/v1\/namespaces\/istio-system\/daemonsets\/(istio-cni-node|ztunnel)$/.exec(p);
       if (ds)
-        return send(200, { metadata: { name: ds[1], generation: 1 }, status: { observedGeneration: 1, desiredNumberScheduled: 3, numberReady: istioReady ? 3 : 0, updatedNumberScheduled: 3, numberAvailable: istioReady ? 3 : 0 } });
+        return send(200, {
+          metadata: { name: ds[1], generation: 1 },
+          status: {
+            observedGeneration: 1,
+            desiredNumberScheduled: 3,
+            numberReady: istioReady ? 3 : 0,
+            updatedNumberScheduled: 3,
+            numberAvailable: istioReady ? 3 : 0,
+          },
+        });
       if (p === '/api/v1/namespaces/istio-system/pods') {
         const items = istioReady
-          ? [pod('istiod-1', { app: 'istiod' }, NODES[1] ?? ''), ...NODES.flatMap((n, i) => [pod(`ztunnel-${i}`, { app: 'ztunnel' }, n), pod(`istio-cni-node-${i}`, { 'k8s-app': 'istio-cni-node' }, n)])]
-          : [{ metadata: { name: 'ztunnel-0', namespace: 'istio-system' }, spec: { nodeName: NODES[0] }, status: { phase: 'Running', conditions: [], containerStatuses: [{ name: 'istio-proxy', restartCount: 5, ready: false, image: 'x', imageID: '', state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 2m40s restarting failed container' } } }] } }];
+          ? [
+              pod('istiod-1', { app: 'istiod' }, NODES[1] ?? ''),
+              ...NODES.flatMap((n, i) => [
+                pod(`ztunnel-${i}`, { app: 'ztunnel' }, n),
+                pod(`istio-cni-node-${i}`, { 'k8s-app': 'istio-cni-node' }, n),
+              ]),
+            ]
+          : [
+              {
+                metadata: { name: 'ztunnel-0', namespace: 'istio-system' },
+                spec: { nodeName: NODES[0] },
+                status: {
+                  phase: 'Running',
+                  conditions: [],
+                  containerStatuses: [
+                    {
+                      name: 'istio-proxy',
+                      restartCount: 5,
+                      ready: false,
+                      image: 'x',
+                      imageID: '',
+                      state: {
+                        waiting: {
+                          reason: 'CrashLoopBackOff',
+                          message: 'back-off 2m40s restarting failed container',
+                        },
+                      },
+                    },
+                  ],
+                },
+              },
+            ];
         return send(200, { kind: 'PodList', apiVersion: 'v1', metadata: {}, items });
       }
       if (p === '/apis/apiregistration.k8s.io/v1/apiservices/v1beta1.metrics.k8s.io')
-        return send(200, { metadata: { name: 'v1beta1.metrics.k8s.io' }, spec: {}, status: { conditions: [{ type: 'Available', status: 'True', reason: 'Passed' }] } });
+        return send(200, {
+          metadata: { name: 'v1beta1.metrics.k8s.io' },
+          spec: {},
+          status: { conditions: [{ type: 'Available', status: 'True', reason: 'Passed' }] },
+        });
       return notFound();
     });
   });

@@ -1,0 +1,168 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { fixture, makeFakeBin, type FakeBin } from '../test/helpers/fake-bin.ts';
+
+const BIN = path.join(import.meta.dirname, '..', 'bin', 'ambient-conformance.mjs');
+
+function cli(args: string[], opts: { fake?: FakeBin; env?: Record<string, string> } = {}) {
+  const home = mkdtempSync(path.join(os.tmpdir(), 'home-'));
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: {
+      PATH: opts.fake?.path ?? [path.dirname(process.execPath), '/usr/bin', '/bin'].join(path.delimiter),
+      HOME: home,
+      AMBIENT_TOOL_CACHE: path.join(home, 'tools'),
+      ...opts.env,
+    },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const dockerDown = () =>
+  makeFakeBin({
+    docker: [
+      {
+        match: 'info',
+        stdout: fixture('docker/info-daemon-down.stdout'),
+        stderr: fixture('docker/info-daemon-down.stderr'),
+        exit: 1,
+      },
+    ],
+    kind: [{ match: 'version', stdout: fixture('kind/version.stdout') }],
+    helm: [{ match: 'version', stdout: fixture('helm/version-short-v4.stdout') }],
+  });
+
+describe('ambient-conformance list', () => {
+  it('prints the catalog without touching a cluster', () => {
+    const r = cli(['list']);
+    expect(r.code).toBe(0);
+    for (const id of ['INSTALL-01', 'INSTALL-02', 'INSTALL-03', 'INSTALL-04']) expect(r.stdout).toContain(id);
+  });
+  it('--json', () => {
+    const r = cli(['list', '--json']);
+    const json = JSON.parse(r.stdout) as { tests: { id: string; suite: string; claim: string }[] };
+    expect(json.tests.slice(0, 4).map((t) => t.id)).toEqual([
+      'INSTALL-01',
+      'INSTALL-02',
+      'INSTALL-03',
+      'INSTALL-04',
+    ]);
+    expect(json.tests[0]?.claim).toMatch(/sync-wave order/);
+  });
+});
+
+describe('ambient-conformance plan --json', () => {
+  it('shows the four helm installs in order with chart, version 1.28.3, namespace and the ambient values', () => {
+    const r = cli(['plan', '--json'], { fake: dockerDown() });
+    expect(r.code).toBe(0);
+    const steps = (JSON.parse(r.stdout) as { steps: { id: string; command?: string[] }[] }).steps;
+    const installs = steps.filter((s) => s.id.startsWith('istio.install.'));
+    expect(installs.map((s) => s.command?.slice(0, 4))).toEqual([
+      ['helm', 'install', 'istio-base', 'base'],
+      ['helm', 'install', 'istiod', 'istiod'],
+      ['helm', 'install', 'istio-cni', 'cni'],
+      ['helm', 'install', 'ztunnel', 'ztunnel'],
+    ]);
+    for (const s of installs) {
+      const c = s.command ?? [];
+      expect(c[c.indexOf('--version') + 1]).toBe('1.28.3');
+      expect(c[c.indexOf('--namespace') + 1]).toBe('istio-system');
+      expect(c[c.indexOf('--repo') + 1]).toBe('https://istio-release.storage.googleapis.com/charts');
+    }
+    const istiodValues = installs[1]?.command?.[(installs[1]?.command?.indexOf('--values') ?? 0) + 1] ?? '';
+    expect(readFileSync(istiodValues, 'utf8')).toMatch(/^profile: ambient$/m);
+  });
+
+  it('without kind or helm installed, plans the verified downloads', () => {
+    const fake = makeFakeBin({ docker: [{ match: 'info', exit: 1 }] });
+    const steps = (
+      JSON.parse(cli(['plan', '--json'], { fake }).stdout) as { steps: { id: string; command?: string[] }[] }
+    ).steps;
+    expect(steps.slice(1, 3).map((s) => s.id)).toEqual(['tools.kind', 'tools.helm']);
+    expect(steps.find((s) => s.id === 'cluster.create')?.command?.[0]).toMatch(
+      /tools\/kind\/v0\.30\.0\/linux-(amd64|arm64)\/kind$/,
+    );
+  });
+});
+
+describe('without a Docker daemon', () => {
+  it('doctor exits non-zero naming the Docker daemon and the fix', () => {
+    const r = cli(['doctor'], { fake: dockerDown() });
+    expect(r.code).toBe(3);
+    expect(r.stdout).toContain('Docker daemon');
+    expect(r.stdout).toContain('Cannot connect to the Docker daemon');
+    expect(r.stderr).toContain('start the Docker daemon');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('run stops at preflight within seconds, no stack trace, and still writes the reports', () => {
+    const reports = mkdtempSync(path.join(os.tmpdir(), 'reports-'));
+    const t0 = Date.now();
+    const r = cli(['run', '--reports-dir', reports], { fake: dockerDown() });
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('preflight failed: Docker daemon');
+    expect(r.stderr).toContain('start the Docker daemon');
+    expect(`${r.stdout}${r.stderr}`).not.toMatch(/\n\s+at .*\.(ts|js):\d+/);
+    const [runDir] = readdirSync(reports);
+    const summary = readFileSync(path.join(reports, runDir ?? '', 'summary.md'), 'utf8');
+    expect(summary).toContain('| INSTALL-01 |');
+    expect(summary).toContain('NOT RUN');
+    expect(existsSync(path.join(reports, runDir ?? '', 'junit.xml'))).toBe(true);
+    const report = JSON.parse(
+      readFileSync(path.join(reports, runDir ?? '', 'conformance-report.json'), 'utf8'),
+    ) as { summary: { result: string } };
+    expect(report.summary.result).toBe('failure');
+  });
+});
+
+describe('bad input exits 2 with one precise message', () => {
+  it('a malformed profile', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'p-'));
+    const file = path.join(dir, 'profile.yaml');
+    writeFileSync(
+      file,
+      'apiVersion: ambient-conformance/v1\nkind: Profile\nmetadata: {name: x}\nistio: {version: latest}\n',
+    );
+    const r = cli(['plan', '--profile', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`invalid profile ${file}: istio.version`);
+    expect(r.stderr).toContain('expected a version such as 1.28.3');
+    expect(r.stderr).toContain('seen:     latest');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('a profile that does not exist', () => {
+    const r = cli(['run', '--profile', '/nonexistent/profile.yaml']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('profile not found: /nonexistent/profile.yaml');
+  });
+
+  it('conflicting flags', () => {
+    const r = cli(['plan', '--reuse', '--context', 'x']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--reuse cannot be combined with --kubeconfig/--context');
+  });
+
+  it('an unknown test ID', () => {
+    const r = cli(['plan', '--only', 'INSTALL-99']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--only INSTALL-99: no such conformance test');
+  });
+
+  it('an unknown option', () => {
+    const r = cli(['run', '--frobnicate']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("unknown option '--frobnicate'");
+  });
+
+  it('a malformed timeout override', () => {
+    const r = cli(['plan'], { env: { AMBIENT_TIMEOUT_HELM_INSTALL: 'forever' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('invalid AMBIENT_TIMEOUT_HELM_INSTALL="forever"');
+  });
+});
