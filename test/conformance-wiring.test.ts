@@ -77,5 +77,14 @@ describe('conformance project wiring', () => {
     expect(readFileSync(path.join(runDir, 'junit.xml'), 'utf8')).toContain('INSTALL-01');
     expect(existsSync(path.join(runDir, 'allure-results'))).toBe(true);
     expect(readdirSync(path.join(runDir, 'allure-results')).length).toBeGreaterThan(0);
-  });
+
+    // npm run report renders the Allure 3 HTML report from those results (no Java).
+    const rep = await execa(
+      process.execPath,
+      ['--import', 'tsx', path.join(ROOT, 'scripts/report.ts'), runDir],
+      { cwd: ROOT, reject: false, timeout: 120_000 },
+    );
+    expect(rep.exitCode, `${rep.stderr}${rep.stdout}`).toBe(0);
+    expect(existsSync(path.join(runDir, 'allure-report', 'index.html'))).toBe(true);
+  }, 180_000);
 });
