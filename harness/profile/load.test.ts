@@ -105,6 +105,7 @@ describe('bad profiles exit 2 with the field, what was expected and what was fou
     expect(e.exitCode).toBe(2);
     expect(e.render()).toContain('istio.version');
     expect(e.details.seen).toBe('128');
+    expect(e.details.expected).toBe('a value of type string');
   });
 
   it('an unknown top-level field is refused', () => {
@@ -133,6 +134,7 @@ describe('bad profiles exit 2 with the field, what was expected and what was fou
     const e = loadError(variant((d) => (d.istio.releases[2].chart = 'istio-cni')));
     expect(e.message).toContain('istio.releases[2].chart');
     expect(e.details.seen).toBe('istio-cni');
+    expect(e.details.expected).toBe('one of "base", "istiod", "cni", "ztunnel"');
   });
 
   it('a missing chart is named', () => {

@@ -90,7 +90,10 @@ function firstIssue(file: string, raw: unknown, error: z.ZodError): UserInputErr
   const issue = error.issues[0];
   if (!issue) return bad(file, '(root)', 'a valid profile', raw);
   const where = issue.path.length ? formatPath(issue.path) : '(root)';
-  let expected = issue.message.replace(/^Invalid input: /, '');
+  let expected = issue.message;
+  if (issue.code === 'invalid_type') expected = `a value of type ${issue.expected}`;
+  else if (issue.code === 'invalid_value')
+    expected = `one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
   let found: unknown = valueAt(raw, issue.path);
   if (issue.code === 'unrecognized_keys') {
     expected = `only known fields (${where})`;
