@@ -15,7 +15,7 @@ export default defineConfig({
           ['allure-vitest/reporter', { resultsDir: path.join(runDir, 'allure-results') }],
           ['./harness/report/vitest-reporter.ts', { outputFile: path.join(runDir, 'results.json') }],
         ]
-      : ['default'],
+      : ['default', './harness/report/plain-summary-reporter.ts'],
     ...(runDir ? { outputFile: { junit: path.join(runDir, 'junit.xml') } } : {}),
     // Suite files run in a fixed order, removal last (harness/conformance/sequencer.ts).
     sequence: { sequencer: SuiteOrderSequencer },
