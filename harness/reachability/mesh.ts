@@ -1,0 +1,273 @@
+import { cidrContains } from './cidr.ts';
+import { matchesSelector } from './selectors.ts';
+import type { LabelSelector, PodInfo } from './types.ts';
+
+/**
+ * The mesh layer: what the destination ztunnel decides for a connection that NetworkPolicy let
+ * through (L4 AuthorizationPolicy and PeerAuthentication; security.istio.io/v1). Only enrolled
+ * destinations are enforced. Sources: istio.io docs "ambient/usage/l4-policy" and ztunnel src/rbac.rs.
+ */
+
+export type PeerAuthMode = 'STRICT' | 'PERMISSIVE' | 'DISABLE' | 'UNSET';
+
+export interface PeerAuthenticationInfo {
+  namespace: string;
+  name: string;
+  selector?: LabelSelector;
+  mode: PeerAuthMode;
+}
+
+export interface AuthzSource {
+  principals?: string[];
+  notPrincipals?: string[];
+  namespaces?: string[];
+  notNamespaces?: string[];
+  ipBlocks?: string[];
+  notIpBlocks?: string[];
+  /** Any L7-only field present (requestPrincipals, remoteIpBlocks…). */
+  l7?: string[];
+}
+
+export interface AuthzOperation {
+  ports?: string[];
+  notPorts?: string[];
+  l7?: string[];
+}
+
+export interface AuthzCondition {
+  key: string;
+  values?: string[];
+  notValues?: string[];
+}
+
+export interface AuthzRule {
+  from?: { source: AuthzSource }[];
+  to?: { operation: AuthzOperation }[];
+  when?: AuthzCondition[];
+}
+
+export interface AuthorizationPolicyInfo {
+  namespace: string;
+  name: string;
+  selector?: LabelSelector;
+  /** Policies bound to a waypoint or gateway (targetRefs) are not enforced by ztunnel. */
+  targetRefs?: boolean;
+  action: 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM';
+  /** undefined: the field is absent. */
+  rules?: AuthzRule[];
+}
+
+export interface MeshSource {
+  pod: PodInfo | undefined;
+  ip: string | undefined;
+  /** The source talks HBONE (it is enrolled): it has an mTLS identity. */
+  mtls: boolean;
+}
+
+export const TRUST_DOMAIN = 'cluster.local';
+
+/** "cluster.local/ns/<ns>/sa/<sa>", the form AuthorizationPolicy principals use (no spiffe://). */
+export function principalOf(pod: PodInfo, trustDomain = TRUST_DOMAIN): string {
+  return `${trustDomain}/ns/${pod.namespace}/sa/${pod.serviceAccount ?? 'default'}`;
+}
+
+export function spiffeId(pod: PodInfo, trustDomain = TRUST_DOMAIN): string {
+  return `spiffe://${principalOf(pod, trustDomain)}`;
+}
+
+/** Istio string matching: exact, "*" (presence), "prefix*", "*suffix". */
+export function stringMatch(pattern: string, value: string): boolean {
+  if (pattern === '*') return true;
+  if (pattern.startsWith('*')) return value.endsWith(pattern.slice(1));
+  if (pattern.endsWith('*')) return value.startsWith(pattern.slice(0, -1));
+  return pattern === value;
+}
+
+function policyApplies(
+  p: { namespace: string; selector?: LabelSelector },
+  dst: PodInfo,
+  root: string,
+): boolean {
+  if (p.namespace !== root && p.namespace !== dst.namespace) return false;
+  return p.selector === undefined || matchesSelector(p.selector, dst.labels);
+}
+
+/** The effective PeerAuthentication mode for a destination: workload > namespace > mesh-wide. */
+export function effectivePeerAuth(
+  list: PeerAuthenticationInfo[],
+  dst: PodInfo,
+  root: string,
+): { mode: PeerAuthMode; by?: string } {
+  const key = (p: PeerAuthenticationInfo) => `${p.namespace}/${p.name}`;
+  const candidates: [PeerAuthenticationInfo | undefined, string][] = [
+    [
+      list.find(
+        (p) =>
+          p.namespace === dst.namespace &&
+          p.selector &&
+          matchesSelector(p.selector, dst.labels) &&
+          p.mode !== 'UNSET',
+      ),
+      'workload',
+    ],
+    [
+      list.find(
+        (p) => p.namespace === dst.namespace && !p.selector && p.mode !== 'UNSET' && dst.namespace !== root,
+      ),
+      'namespace',
+    ],
+    [list.find((p) => p.namespace === root && !p.selector && p.mode !== 'UNSET'), 'mesh'],
+  ];
+  for (const [p] of candidates) if (p) return { mode: p.mode, by: key(p) };
+  return { mode: 'PERMISSIVE' };
+}
+
+function matchSource(src: AuthzSource, s: MeshSource, forDeny: boolean): boolean {
+  const principal = s.mtls && s.pod ? principalOf(s.pod) : undefined;
+  const ns = s.mtls && s.pod ? s.pod.namespace : undefined;
+  if (src.l7?.length && !forDeny) return false;
+  if (src.principals && !(principal !== undefined && src.principals.some((p) => stringMatch(p, principal))))
+    return false;
+  if (
+    src.notPrincipals &&
+    principal !== undefined &&
+    src.notPrincipals.some((p) => stringMatch(p, principal))
+  )
+    return false;
+  if (src.namespaces && !(ns !== undefined && src.namespaces.some((p) => stringMatch(p, ns)))) return false;
+  if (src.notNamespaces && ns !== undefined && src.notNamespaces.some((p) => stringMatch(p, ns)))
+    return false;
+  if (
+    src.ipBlocks &&
+    !(
+      s.ip !== undefined &&
+      src.ipBlocks.some((c) => (c.includes('/') ? cidrContains(c, s.ip ?? '') : c === s.ip))
+    )
+  )
+    return false;
+  if (
+    src.notIpBlocks &&
+    s.ip !== undefined &&
+    src.notIpBlocks.some((c) => (c.includes('/') ? cidrContains(c, s.ip ?? '') : c === s.ip))
+  )
+    return false;
+  return true;
+}
+
+function matchOperation(op: AuthzOperation, port: number, forDeny: boolean): boolean {
+  if (op.l7?.length && !forDeny) return false;
+  if (op.ports && !op.ports.includes(String(port))) return false;
+  if (op.notPorts?.includes(String(port))) return false;
+  return true;
+}
+
+const L4_CONDITION_KEYS = new Set([
+  'source.ip',
+  'source.namespace',
+  'source.principal',
+  'destination.port',
+  'destination.ip',
+]);
+
+function matchCondition(
+  c: AuthzCondition,
+  s: MeshSource,
+  dst: PodInfo,
+  port: number,
+  forDeny: boolean,
+): boolean {
+  if (!L4_CONDITION_KEYS.has(c.key)) return forDeny; // L7 condition: an ALLOW cannot match it; a DENY ignores it
+  const value =
+    c.key === 'source.ip'
+      ? s.ip
+      : c.key === 'source.namespace'
+        ? s.mtls
+          ? s.pod?.namespace
+          : undefined
+        : c.key === 'source.principal'
+          ? s.mtls && s.pod
+            ? principalOf(s.pod)
+            : undefined
+          : c.key === 'destination.port'
+            ? String(port)
+            : dst.ip;
+  const test = (p: string) =>
+    value === undefined
+      ? false
+      : p.includes('/') && c.key.endsWith('.ip')
+        ? cidrContains(p, value)
+        : stringMatch(p, value);
+  if (c.values && !c.values.some(test)) return false;
+  if (c.notValues?.some(test)) return false;
+  return true;
+}
+
+/** A rule matches when every present section matches (OR within from/to lists, AND across). */
+function ruleMatches(r: AuthzRule, s: MeshSource, dst: PodInfo, port: number, forDeny: boolean): boolean {
+  if (r.from?.length && !r.from.some((f) => matchSource(f.source, s, forDeny))) return false;
+  if (r.to?.length && !r.to.some((t) => matchOperation(t.operation, port, forDeny))) return false;
+  if (r.when?.length && !r.when.every((c) => matchCondition(c, s, dst, port, forDeny))) return false;
+  return true;
+}
+
+function hasL7(p: AuthorizationPolicyInfo): boolean {
+  return (p.rules ?? []).some(
+    (r) =>
+      (r.from ?? []).some((f) => (f.source.l7?.length ?? 0) > 0) ||
+      (r.to ?? []).some((t) => (t.operation.l7?.length ?? 0) > 0) ||
+      (r.when ?? []).some((c) => !L4_CONDITION_KEYS.has(c.key)),
+  );
+}
+
+export interface MeshVerdict {
+  outcome: 'allow' | 'deny';
+  reason: string;
+}
+
+/**
+ * The destination ztunnel's decision. Order as in Istio: DENY policies first, then ALLOW (if any
+ * ALLOW policy applies, one must match). STRICT is istiod's static DENY of connections without an
+ * identity (istio-system/istio_converted_static_strict). Rules that need L7 attributes cannot be
+ * enforced without a waypoint: in an ALLOW they match nothing, in a DENY they are ignored (fail closed).
+ */
+export function meshVerdict(
+  s: MeshSource,
+  dst: PodInfo,
+  port: number,
+  peerAuths: PeerAuthenticationInfo[],
+  policies: AuthorizationPolicyInfo[],
+  root: string,
+): MeshVerdict {
+  const pa = effectivePeerAuth(peerAuths, dst, root);
+  if (pa.mode === 'STRICT' && !s.mtls)
+    return {
+      outcome: 'deny',
+      reason: `mesh deny: PeerAuthentication ${pa.by ?? ''} is STRICT and the source has no mTLS identity (plaintext); ztunnel resets (istio_converted_static_strict)`,
+    };
+  const applicable = policies.filter((p) => !p.targetRefs && policyApplies(p, dst, root));
+  for (const p of applicable.filter((x) => x.action === 'DENY')) {
+    const rules = p.rules ?? [];
+    const hit = rules.findIndex((r) => ruleMatches(r, s, dst, port, true));
+    if (hit >= 0)
+      return {
+        outcome: 'deny',
+        reason: `mesh deny: AuthorizationPolicy ${p.namespace}/${p.name} (DENY, rule ${hit}) matches${hasL7(p) ? '; its L7 conditions are ignored without a waypoint' : ''}`,
+      };
+  }
+  const allows = applicable.filter((x) => x.action === 'ALLOW');
+  if (!allows.length)
+    return { outcome: 'allow', reason: pa.mode === 'STRICT' ? `mTLS satisfies STRICT (${pa.by ?? ''})` : '' };
+  for (const p of allows) {
+    const hit = (p.rules ?? []).findIndex((r) => ruleMatches(r, s, dst, port, false));
+    if (hit >= 0)
+      return {
+        outcome: 'allow',
+        reason: `allowed by AuthorizationPolicy ${p.namespace}/${p.name} (rule ${hit})`,
+      };
+  }
+  const l7 = allows.filter(hasL7).map((p) => `${p.namespace}/${p.name}`);
+  return {
+    outcome: 'deny',
+    reason: `mesh deny: ALLOW policies exist (${allows.map((p) => `${p.namespace}/${p.name}`).join(', ')}) but none allows ${s.mtls && s.pod ? principalOf(s.pod) : `plaintext from ${s.ip ?? '?'}`} on port ${port}${l7.length ? `; ${l7.join(', ')} need L7 attributes, which ztunnel cannot match without a waypoint` : ''}`,
+  };
+}
