@@ -1,0 +1,136 @@
+import { classify, type ProbeResult } from './outcome.ts';
+
+/**
+ * One exec per client pod runs all of that client's probes concurrently and prints one line per
+ * probe. The script needs only /bin/sh, curl, base64 and /proc/uptime (all in agnhost's alpine
+ * image). Each probe asks the netexec server for /hostname and /clientip over one connection.
+ */
+export interface ProbeSpec {
+  id: string;
+  ip: string;
+  port: number;
+}
+
+export interface ProbeTimeouts {
+  /** curl --connect-timeout (plaintext connects that are dropped end here). */
+  connectSeconds: number;
+  /** curl --max-time; above ztunnel's 10 s HBONE connect timeout so that shows as what it is. */
+  maxSeconds: number;
+}
+
+export const DEFAULT_PROBE_TIMEOUTS: ProbeTimeouts = { connectSeconds: 5, maxSeconds: 12 };
+
+function hostPort(ip: string, port: number): string {
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+export function curlArgs(spec: ProbeSpec, t: ProbeTimeouts): string[] {
+  const base = `http://${hostPort(spec.ip, spec.port)}`;
+  return [
+    'curl',
+    '-sS',
+    '--connect-timeout',
+    String(t.connectSeconds),
+    '--max-time',
+    String(t.maxSeconds),
+    '-w',
+    '\\n%{http_code}\\n',
+    `${base}/hostname`,
+    `${base}/clientip`,
+  ];
+}
+
+export function buildProbeScript(specs: ProbeSpec[], t: ProbeTimeouts = DEFAULT_PROBE_TIMEOUTS): string {
+  for (const s of specs)
+    if (!/^[A-Za-z0-9_.:-]+$/.test(s.id) || !/^[0-9a-fA-F.:]+$/.test(s.ip))
+      throw new Error(`unsafe probe spec ${JSON.stringify(s)}`);
+  const lines = [
+    'p() {',
+    '  t0=$(cut -d" " -f1 /proc/uptime)',
+    `  out=$(curl -sS --connect-timeout ${t.connectSeconds} --max-time ${t.maxSeconds} -w '\\n%{http_code}\\n' "http://$2/hostname" "http://$2/clientip" 2>&1)`,
+    '  rc=$?',
+    '  t1=$(cut -d" " -f1 /proc/uptime)',
+    '  printf "PROBE %s rc=%s t0=%s t1=%s out=%s\\n" "$1" "$rc" "$t0" "$t1" "$(printf "%s" "$out" | base64 | tr -d "\\n")"',
+    '}',
+    ...specs.map((s) => `p ${s.id} ${hostPort(s.ip, s.port)} &`),
+    'wait',
+  ];
+  return lines.join('\n');
+}
+
+const LINE = /^PROBE (\S+) rc=(\d+) t0=([\d.]+) t1=([\d.]+) out=(\S*)$/;
+
+/**
+ * Parses the script's output. curl prints "<body>\n<code>\n" per URL (-w), or its error text
+ * on stderr (merged). Probes missing from the output are reported as "other".
+ */
+export function parseProbeOutput(stdout: string, ids: string[]): ProbeResult[] {
+  const seen = new Map<string, ProbeResult>();
+  for (const line of stdout.split('\n')) {
+    const m = LINE.exec(line.trim());
+    if (!m) continue;
+    const [, id = '', rc, t0, t1, b64 = ''] = m;
+    const out = Buffer.from(b64, 'base64').toString('utf8');
+    const exitCode = Number(rc);
+    const elapsedMs = Math.max(0, (Number(t1) - Number(t0)) * 1000);
+    const parts = out.split('\n');
+    // [hostname, code, clientip, code] on success
+    const codes = parts.filter((_, i) => i % 2 === 1).map(Number);
+    const httpCode = codes.at(-1) ?? 0;
+    const c = classify(exitCode, Number.isFinite(httpCode) ? httpCode : 0, elapsedMs);
+    const result: ProbeResult = {
+      id,
+      class: c.class,
+      exitCode,
+      httpCode: Number.isFinite(httpCode) ? httpCode : 0,
+      elapsedMs,
+      detail: c.detail,
+    };
+    if (c.class === 'connected') {
+      result.answeredBy = parts[0]?.trim();
+      const ipPort = parts[2]?.trim() ?? '';
+      result.clientIp = ipPort.startsWith('[')
+        ? ipPort.slice(1, ipPort.indexOf(']'))
+        : ipPort.replace(/:\d+$/, '');
+    } else if (exitCode !== 0) {
+      const err = out.split('\n').find((l) => l.startsWith('curl:'));
+      if (err) result.detail = `${c.detail}; ${err.trim()}`;
+    }
+    seen.set(id, result);
+  }
+  return ids.map(
+    (id) =>
+      seen.get(id) ?? {
+        id,
+        class: 'other',
+        exitCode: -1,
+        httpCode: 0,
+        elapsedMs: 0,
+        detail: 'no output for this probe (exec failed or was cut off)',
+      },
+  );
+}
+
+/** A command a person can paste to reproduce one probe. */
+export function reproCommand(
+  namespace: string,
+  pod: string,
+  container: string,
+  spec: ProbeSpec,
+  t: ProbeTimeouts = DEFAULT_PROBE_TIMEOUTS,
+): string {
+  const quote = (a: string) => (/^[A-Za-z0-9_./:=@%{}[\]-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+  return [
+    'kubectl',
+    'exec',
+    '-n',
+    namespace,
+    pod,
+    '-c',
+    container,
+    '--',
+    ...curlArgs(spec, t).map((a) => a.replace(/\\n/g, '\\n')),
+  ]
+    .map(quote)
+    .join(' ');
+}
