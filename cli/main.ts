@@ -5,7 +5,10 @@ import Table from 'cli-table3';
 import { Command, CommanderError, Option } from 'commander';
 import { installSignalCleanup } from '../harness/cleanup.ts';
 import { renderDoctor, runDoctor } from '../harness/doctor.ts';
-import { isConformanceError, PreflightError } from '../harness/errors.ts';
+import { isConformanceError, PreflightError, UserInputError } from '../harness/errors.ts';
+import { readManifests } from '../harness/reachability/manifests.ts';
+import { ReachabilityModel } from '../harness/reachability/model.ts';
+import { LEGEND, renderExpected } from '../harness/reachability/render.ts';
 import type { RunFacts } from '../harness/facts.ts';
 import { Orchestrator } from '../harness/orchestrator.ts';
 import { buildPlan, planToJson, type PlanInput, type RunSettings } from '../harness/plan.ts';
@@ -309,6 +312,53 @@ function writeRunReports(
   return merged;
 }
 
+function netpolMatrixCommand(flags: {
+  file: string[];
+  port?: string[];
+  json?: boolean;
+  explain?: boolean;
+}): number {
+  const ports = (flags.port ?? []).map((p) => {
+    const n = Number(p);
+    if (!Number.isInteger(n) || n < 1 || n > 65535)
+      throw new UserInputError(`--port ${p} is not a port`, {
+        expected: 'an integer from 1 to 65535',
+        seen: p,
+      });
+    return n;
+  });
+  const { state, ignored, files } = readManifests(flags.file);
+  if (!state.pods.length)
+    throw new UserInputError('no Pod objects found in the manifests', {
+      expected: 'Pods (with status.podIP and container ports), Namespaces and NetworkPolicies',
+      seen: `${files.length} file(s); ${
+        Object.entries(ignored)
+          .map(([k, n]) => `${n} ${k}`)
+          .join(', ') || 'no objects'
+      }`,
+    });
+  const model = new ReachabilityModel(state);
+  const cells = model.matrix(ports);
+  if (flags.json) {
+    process.stdout.write(
+      `${JSON.stringify({ cells: cells.map((c) => ({ from: c.from, to: c.to, port: c.port, protocol: c.protocol, allowed: c.allowed, outcome: c.outcome, judgedPort: c.judgedPort, reason: c.reason })) }, null, 2)}\n`,
+    );
+  } else {
+    const enrolled = model.pods.map(
+      (p, i) =>
+        `${p.namespace}/${p.name}: ${model.enrolled[i] ? 'ambient' : 'not enrolled'} (${model.enrollmentWhy[i] ?? ''})`,
+    );
+    process.stdout.write(`${enrolled.join('\n')}\n\n${renderExpected(cells)}\n\n${LEGEND}\n`);
+    if (flags.explain)
+      process.stdout.write(
+        `\n${cells.map((c) => `${c.from} -> ${c.to}:${c.port} ${c.outcome.toUpperCase()}: ${c.reason}`).join('\n')}\n`,
+      );
+  }
+  const skipped = Object.entries(ignored);
+  if (skipped.length) process.stderr.write(`ignored: ${skipped.map(([k, n]) => `${n} ${k}`).join(', ')}\n`);
+  return 0;
+}
+
 export function buildProgram(): Command {
   const program = new Command('ambient-conformance')
     .description(
@@ -350,6 +400,30 @@ export function buildProgram(): Command {
     .addOption(new Option('--json', 'machine-readable output'))
     .action((flags: { json?: boolean }) => {
       process.exitCode = listCommand(flags);
+    });
+  const netpol = program.command('netpol').description('NetworkPolicy tools');
+  netpol
+    .command('matrix')
+    .description(
+      'predict who can reach whom (ambient-aware) from Namespace, Pod, NetworkPolicy, PeerAuthentication and AuthorizationPolicy manifests',
+    )
+    .requiredOption(
+      '-f, --file <path>',
+      'manifest file or folder (YAML or JSON; repeatable)',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option(
+      '--port <n>',
+      'port to evaluate (repeatable; default: every container port of the destination)',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option(
+      '--json',
+      'machine-readable: {"cells":[{"from","to","port","protocol","allowed","outcome","judgedPort","reason"}]}',
+    )
+    .option('--explain', 'print the reason for every cell')
+    .action((flags: { file: string[]; port?: string[]; json?: boolean; explain?: boolean }) => {
+      process.exitCode = netpolMatrixCommand(flags);
     });
   return program;
 }

@@ -26,5 +26,8 @@ export function enrollment(
   if (podMode === 'none') return { enrolled: false, why: `pod label ${DATAPLANE_MODE}=none` };
   if (ns?.labels[DATAPLANE_MODE] === 'ambient')
     return { enrolled: true, why: `namespace label ${DATAPLANE_MODE}=ambient` };
-  return { enrolled: false, why: 'not enrolled' };
+  return {
+    enrolled: false,
+    why: `neither the pod nor namespace ${pod.namespace} is labelled ${DATAPLANE_MODE}=ambient`,
+  };
 }

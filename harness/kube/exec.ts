@@ -1,0 +1,79 @@
+import { Writable } from 'node:stream';
+import { Exec, type V1Status } from '@kubernetes/client-node';
+import type { KubeClients } from './client.ts';
+
+export interface ExecOutput {
+  stdout: string;
+  stderr: string;
+  /** Exit code from the remotecommand status (0 on Success; the ExitCode cause otherwise). */
+  exitCode: number;
+  status?: V1Status;
+}
+
+class Collect extends Writable {
+  chunks: Buffer[] = [];
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
+    this.chunks.push(Buffer.from(chunk));
+    cb();
+  }
+  text(): string {
+    return Buffer.concat(this.chunks).toString('utf8');
+  }
+}
+
+/** Exit code from a remotecommand V1Status: {status: Failure, details: {causes: [{reason: ExitCode, message: "56"}]}}. */
+export function exitCodeOf(status: V1Status | undefined): number {
+  if (!status) return -1;
+  if (status.status === 'Success') return 0;
+  const cause = status.details?.causes?.find((c) => c.reason === 'ExitCode');
+  const n = Number(cause?.message);
+  return Number.isFinite(n) ? n : 1;
+}
+
+/** Runs a command in a pod container through the API server (WebSocket exec), with a deadline. */
+export async function execInPod(
+  kube: KubeClients,
+  namespace: string,
+  pod: string,
+  container: string,
+  command: string[],
+  timeoutMs: number,
+): Promise<ExecOutput> {
+  const stdout = new Collect();
+  const stderr = new Collect();
+  const exec = new Exec(kube.kc);
+  return new Promise<ExecOutput>((resolve, reject) => {
+    let done = false;
+    const timer = setTimeout(() => {
+      if (done) return;
+      done = true;
+      reject(
+        new Error(
+          `exec in ${namespace}/${pod} timed out after ${Math.round(timeoutMs / 1000)}s: ${command.slice(0, 3).join(' ')}…`,
+        ),
+      );
+    }, timeoutMs); // poll-interval: a deadline, not a sleep
+    exec
+      .exec(namespace, pod, container, command, stdout, stderr, null, false, (status) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        resolve({ stdout: stdout.text(), stderr: stderr.text(), exitCode: exitCodeOf(status), status });
+      })
+      .then((ws) => {
+        // The socket type comes from isomorphic-ws, which ships no types here; only 'close' is used.
+        (ws as unknown as { on(event: 'close', cb: () => void): void }).on('close', () => {
+          if (done) return;
+          done = true;
+          clearTimeout(timer);
+          resolve({ stdout: stdout.text(), stderr: stderr.text(), exitCode: -1 });
+        });
+      })
+      .catch((e: unknown) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      });
+  });
+}

@@ -1,0 +1,132 @@
+import type { Observation } from '../probe/engine.ts';
+import { expectedClass, type ObservedClass } from '../probe/outcome.ts';
+import type { Cell, Outcome } from './types.ts';
+
+/**
+ * Truth tables in the style of Kubernetes' NetworkPolicy e2e tests: one grid per port, rows are
+ * clients (from), columns servers (to). Expected and observed use the same symbols; the
+ * comparison marks each wrong cell with X.
+ */
+export const SYMBOL: Record<Outcome | ObservedClass, string> = {
+  allow: '.',
+  connected: '.',
+  drop: 'T',
+  timeout: 'T',
+  deny: 'R',
+  reset: 'R',
+  refused: 'F',
+  'dns-error': 'D',
+  other: '?',
+};
+
+export const LEGEND =
+  '. connects   T dropped (timeout)   R reset by the mesh   F refused   D DNS error   ? other   (blank: same pod or port not served)';
+
+interface Grid {
+  port: number;
+  rows: string[];
+  cols: string[];
+  get(from: string, to: string): string | undefined;
+}
+
+function grids(entries: { from: string; to: string; port: number; symbol: string }[]): Grid[] {
+  const ports = [...new Set(entries.map((e) => e.port))].sort((a, b) => a - b);
+  return ports.map((port) => {
+    const mine = entries.filter((e) => e.port === port);
+    const rows = [...new Set(mine.map((e) => e.from))].sort();
+    const cols = [...new Set(mine.map((e) => e.to))].sort();
+    const map = new Map(mine.map((e) => [`${e.from}\u0000${e.to}`, e.symbol]));
+    return { port, rows, cols, get: (f, t) => map.get(`${f}\u0000${t}`) };
+  });
+}
+
+function renderGrid(title: string, g: Grid): string {
+  const width = Math.max(4, ...g.rows.map((r) => r.length));
+  const colIdx = g.cols.map((_, i) => String(i + 1));
+  const cw = Math.max(2, ...colIdx.map((c) => c.length)) + 1;
+  const lines = [`${title} TCP ${g.port}`];
+  lines.push(`${''.padEnd(width)} ${colIdx.map((c) => c.padStart(cw)).join('')}`);
+  for (const r of g.rows)
+    lines.push(`${r.padEnd(width)} ${g.cols.map((c) => (g.get(r, c) ?? ' ').padStart(cw)).join('')}`);
+  lines.push(`  columns: ${g.cols.map((c, i) => `${i + 1}=${c}`).join('  ')}`);
+  return lines.join('\n');
+}
+
+export function renderExpected(cells: Cell[]): string {
+  return grids(cells.map((c) => ({ from: c.from, to: c.to, port: c.port, symbol: SYMBOL[c.outcome] })))
+    .map((g) => renderGrid('expected', g))
+    .join('\n\n');
+}
+
+export function renderObserved(obs: Observation[]): string {
+  return grids(
+    obs.map((o) => ({
+      from: `${o.probe.client.namespace}/${o.probe.client.pod}`,
+      to: o.probe.to,
+      port: o.probe.port,
+      symbol: SYMBOL[o.observed],
+    })),
+  )
+    .map((g) => renderGrid('observed', g))
+    .join('\n\n');
+}
+
+export interface Mismatch {
+  from: string;
+  to: string;
+  port: number;
+  expected: ObservedClass;
+  observed: ObservedClass;
+  inconclusive: boolean;
+  reason: string;
+  detail: string;
+  repro: string;
+}
+
+/** Cells whose observation differs from the prediction (or could not be trusted), with how to reproduce them. */
+export function mismatches(obs: Observation[], reasons: Map<string, string> = new Map()): Mismatch[] {
+  return obs
+    .filter((o) => !o.settled || o.inconclusive)
+    .map((o) => {
+      const from = `${o.probe.client.namespace}/${o.probe.client.pod}`;
+      return {
+        from,
+        to: o.probe.to,
+        port: o.probe.port,
+        expected: o.probe.expected,
+        observed: o.observed,
+        inconclusive: o.inconclusive,
+        reason: reasons.get(`${from}|${o.probe.to}|${o.probe.port}`) ?? '',
+        detail: `${o.last.detail}; history ${o.history.join(',')}`,
+        repro: o.repro,
+      };
+    });
+}
+
+export function renderComparison(obs: Observation[]): string {
+  return grids(
+    obs.map((o) => ({
+      from: `${o.probe.client.namespace}/${o.probe.client.pod}`,
+      to: o.probe.to,
+      port: o.probe.port,
+      symbol: o.inconclusive ? '?' : o.settled ? '.' : 'X',
+    })),
+  )
+    .map((g) => renderGrid('comparison (X = mismatch, ? = inconclusive)', g))
+    .join('\n\n');
+}
+
+export function renderMismatches(list: Mismatch[]): string {
+  return list
+    .map(
+      (m) =>
+        `${m.from} -> ${m.to}:${m.port}: expected ${m.expected}, observed ${m.observed}${m.inconclusive ? ' (inconclusive: this client never connected anywhere)' : ''}\n  model: ${m.reason || '-'}\n  probe: ${m.detail}\n  reproduce: ${m.repro}`,
+    )
+    .join('\n');
+}
+
+export function cellKey(c: { from: string; to: string; port: number }): string {
+  return `${c.from}|${c.to}|${c.port}`;
+}
+
+export { expectedClass };
