@@ -166,3 +166,50 @@ describe('bad input exits 2 with one precise message', () => {
     expect(r.stderr).toContain('invalid AMBIENT_TIMEOUT_HELM_INSTALL="forever"');
   });
 });
+
+describe('ambient-conformance netpol matrix', () => {
+  const EX = path.join(import.meta.dirname, '..', 'examples', 'netpol');
+  it('--json keeps the contract: from, to, port, protocol, allowed, reason', () => {
+    const r = cli([
+      'netpol',
+      'matrix',
+      '-f',
+      path.join(EX, 'port-15008-trap.yaml'),
+      '--port',
+      '3100',
+      '--json',
+    ]);
+    expect(r.code).toBe(0);
+    const cells = (JSON.parse(r.stdout) as { cells: Record<string, unknown>[] }).cells;
+    expect(cells[0]).toEqual({
+      from: 'default/prometheus-0',
+      to: 'loki/loki-0',
+      port: 3100,
+      protocol: 'TCP',
+      allowed: false,
+      outcome: 'drop',
+      judgedPort: 15008,
+      reason:
+        'drop: ingress of loki/loki-0 is isolated by loki/loki-ingress and no rule allows default/prometheus-0 on TCP 15008 (HBONE: both ends enrolled, app port 3100 not judged)',
+    });
+  });
+  it('prints tables by default and reasons with --explain', () => {
+    const r = cli(['netpol', 'matrix', '-f', EX, '--explain']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('expected TCP 3100');
+    expect(r.stdout).toContain('loki/loki-0 -> default/prometheus-0:9090 DROP');
+  });
+  it('bad manifests exit 2 naming the file and the object', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'np-'));
+    writeFileSync(path.join(dir, 'p.yaml'), 'kind: Pod\nmetadata: {name: p}\nspec: {containers: []}\n');
+    const r = cli(['netpol', 'matrix', '-f', dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('p.yaml: Pod p: invalid spec.containers');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+  it('a bad --port exits 2', () => {
+    const r = cli(['netpol', 'matrix', '-f', EX, '--port', 'http']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--port http is not a port');
+  });
+});

@@ -236,7 +236,11 @@ function toNpRule(
   return { ...(peers ? { peers } : {}), ...(r.ports ? { ports: r.ports } : {}) };
 }
 
-export function readManifests(inputs: string[]): ReadResult {
+/** Converts Kubernetes objects (as the API or a manifest holds them) into the model's ClusterState. */
+export function objectsToState(objects: { source: string; object: Record<string, unknown> }[]): {
+  state: ClusterState;
+  ignored: Record<string, number>;
+} {
   const state: ClusterState = {
     namespaces: [],
     pods: [],
@@ -245,10 +249,94 @@ export function readManifests(inputs: string[]): ReadResult {
     authorizationPolicies: [],
   };
   const ignored: Record<string, number> = {};
+  objects.forEach(({ source: file, object: o }, i) => {
+    const kind = o.kind;
+    if (typeof kind !== 'string')
+      throw new UserInputError(`${file}: object #${i + 1} has no kind`, {
+        expected: 'kind and apiVersion',
+        seen: JSON.stringify(o).slice(0, 80),
+      });
+    const ns = (m: { namespace?: string | undefined }) => m.namespace ?? 'default';
+    switch (kind) {
+      case 'Namespace': {
+        const n = parseObject(NamespaceSchema, o, file, i);
+        state.namespaces.push({ name: n.metadata.name, labels: n.metadata.labels ?? {} });
+        break;
+      }
+      case 'Pod': {
+        const p = parseObject(PodSchema, o, file, i);
+        const pod: PodInfo = {
+          namespace: ns(p.metadata),
+          name: p.metadata.name,
+          labels: p.metadata.labels ?? {},
+          ...(p.metadata.annotations ? { annotations: p.metadata.annotations } : {}),
+          ...(p.status?.podIP ? { ip: p.status.podIP } : {}),
+          ports: p.spec.containers.flatMap((c) =>
+            (c.ports ?? []).map((x) => ({
+              containerPort: x.containerPort,
+              ...(x.name ? { name: x.name } : {}),
+              ...(x.protocol ? { protocol: x.protocol } : {}),
+            })),
+          ),
+          ...(p.spec.hostNetwork ? { hostNetwork: true } : {}),
+          serviceAccount: p.spec.serviceAccountName ?? 'default',
+        };
+        state.pods.push(pod);
+        break;
+      }
+      case 'NetworkPolicy': {
+        const np = parseObject(NetworkPolicySchema, o, file, i);
+        const info: NetworkPolicyInfo = {
+          namespace: ns(np.metadata),
+          name: np.metadata.name,
+          podSelector: np.spec.podSelector,
+          policyTypes: np.spec.policyTypes ?? [],
+          ingress: (np.spec.ingress ?? []).map((r) => toNpRule(r, r.from)),
+          egress: (np.spec.egress ?? []).map((r) => toNpRule(r, r.to)),
+        };
+        state.networkPolicies.push(info);
+        break;
+      }
+      case 'PeerAuthentication': {
+        const pa = parseObject(PeerAuthenticationSchema, o, file, i);
+        const info: PeerAuthenticationInfo = {
+          namespace: ns(pa.metadata),
+          name: pa.metadata.name,
+          mode: pa.spec?.mtls?.mode ?? 'UNSET',
+          ...(pa.spec?.selector?.matchLabels
+            ? { selector: { matchLabels: pa.spec.selector.matchLabels } }
+            : {}),
+        };
+        state.peerAuthentications?.push(info);
+        break;
+      }
+      case 'AuthorizationPolicy': {
+        const ap = parseObject(AuthorizationPolicySchema, o, file, i);
+        const info: AuthorizationPolicyInfo = {
+          namespace: ns(ap.metadata),
+          name: ap.metadata.name,
+          action: ap.spec?.action ?? 'ALLOW',
+          ...(ap.spec?.selector?.matchLabels
+            ? { selector: { matchLabels: ap.spec.selector.matchLabels } }
+            : {}),
+          ...(ap.spec?.targetRef || ap.spec?.targetRefs ? { targetRefs: true } : {}),
+          ...(ap.spec?.rules ? { rules: ap.spec.rules.map(toRule) } : {}),
+        };
+        state.authorizationPolicies?.push(info);
+        break;
+      }
+      default:
+        ignored[kind] = (ignored[kind] ?? 0) + 1;
+    }
+  });
+  return { state, ignored };
+}
+
+export function readManifests(inputs: string[]): ReadResult {
   const files = listFiles(inputs);
+  const objects: { source: string; object: Record<string, unknown> }[] = [];
   for (const file of files) {
     const text = readFileSync(file, 'utf8');
-    const docs: unknown[] = [];
     for (const doc of parseAllDocuments(text)) {
       if (doc.errors.length) {
         throw new UserInputError(`${file}: not valid YAML or JSON`, {
@@ -256,11 +344,8 @@ export function readManifests(inputs: string[]): ReadResult {
           seen: doc.errors[0]?.message.split('\n')[0] ?? 'parse error',
         });
       }
-      const value: unknown = doc.toJS();
-      if (value !== null && value !== undefined) docs.push(value);
-    }
-    const objects: Record<string, unknown>[] = [];
-    for (const d of docs) {
+      const d: unknown = doc.toJS();
+      if (d === null || d === undefined) continue;
       if (typeof d !== 'object' || Array.isArray(d))
         throw new UserInputError(`${file}: a document is not an object`, {
           expected: 'a Kubernetes object',
@@ -268,89 +353,10 @@ export function readManifests(inputs: string[]): ReadResult {
         });
       const o = d as Record<string, unknown>;
       if (typeof o.kind === 'string' && o.kind.endsWith('List') && Array.isArray(o.items))
-        objects.push(...(o.items as Record<string, unknown>[]));
-      else objects.push(o);
+        for (const item of o.items as Record<string, unknown>[]) objects.push({ source: file, object: item });
+      else objects.push({ source: file, object: o });
     }
-    objects.forEach((o, i) => {
-      const kind = o.kind;
-      if (typeof kind !== 'string')
-        throw new UserInputError(`${file}: object #${i + 1} has no kind`, {
-          expected: 'kind and apiVersion',
-          seen: JSON.stringify(o).slice(0, 80),
-        });
-      const ns = (m: { namespace?: string | undefined }) => m.namespace ?? 'default';
-      switch (kind) {
-        case 'Namespace': {
-          const n = parseObject(NamespaceSchema, o, file, i);
-          state.namespaces.push({ name: n.metadata.name, labels: n.metadata.labels ?? {} });
-          break;
-        }
-        case 'Pod': {
-          const p = parseObject(PodSchema, o, file, i);
-          const pod: PodInfo = {
-            namespace: ns(p.metadata),
-            name: p.metadata.name,
-            labels: p.metadata.labels ?? {},
-            ...(p.metadata.annotations ? { annotations: p.metadata.annotations } : {}),
-            ...(p.status?.podIP ? { ip: p.status.podIP } : {}),
-            ports: p.spec.containers.flatMap((c) =>
-              (c.ports ?? []).map((x) => ({
-                containerPort: x.containerPort,
-                ...(x.name ? { name: x.name } : {}),
-                ...(x.protocol ? { protocol: x.protocol } : {}),
-              })),
-            ),
-            ...(p.spec.hostNetwork ? { hostNetwork: true } : {}),
-            serviceAccount: p.spec.serviceAccountName ?? 'default',
-          };
-          state.pods.push(pod);
-          break;
-        }
-        case 'NetworkPolicy': {
-          const np = parseObject(NetworkPolicySchema, o, file, i);
-          const info: NetworkPolicyInfo = {
-            namespace: ns(np.metadata),
-            name: np.metadata.name,
-            podSelector: np.spec.podSelector,
-            policyTypes: np.spec.policyTypes ?? [],
-            ingress: (np.spec.ingress ?? []).map((r) => toNpRule(r, r.from)),
-            egress: (np.spec.egress ?? []).map((r) => toNpRule(r, r.to)),
-          };
-          state.networkPolicies.push(info);
-          break;
-        }
-        case 'PeerAuthentication': {
-          const pa = parseObject(PeerAuthenticationSchema, o, file, i);
-          const info: PeerAuthenticationInfo = {
-            namespace: ns(pa.metadata),
-            name: pa.metadata.name,
-            mode: pa.spec?.mtls?.mode ?? 'UNSET',
-            ...(pa.spec?.selector?.matchLabels
-              ? { selector: { matchLabels: pa.spec.selector.matchLabels } }
-              : {}),
-          };
-          state.peerAuthentications?.push(info);
-          break;
-        }
-        case 'AuthorizationPolicy': {
-          const ap = parseObject(AuthorizationPolicySchema, o, file, i);
-          const info: AuthorizationPolicyInfo = {
-            namespace: ns(ap.metadata),
-            name: ap.metadata.name,
-            action: ap.spec?.action ?? 'ALLOW',
-            ...(ap.spec?.selector?.matchLabels
-              ? { selector: { matchLabels: ap.spec.selector.matchLabels } }
-              : {}),
-            ...(ap.spec?.targetRef || ap.spec?.targetRefs ? { targetRefs: true } : {}),
-            ...(ap.spec?.rules ? { rules: ap.spec.rules.map(toRule) } : {}),
-          };
-          state.authorizationPolicies?.push(info);
-          break;
-        }
-        default:
-          ignored[kind] = (ignored[kind] ?? 0) + 1;
-      }
-    });
   }
+  const { state, ignored } = objectsToState(objects);
   return { state, ignored, files };
 }
