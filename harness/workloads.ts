@@ -47,3 +47,53 @@ export function probeServerPod(o: PodOptions): V1Pod {
     },
   };
 }
+
+/** The NetworkPolicy e2e server: agnhost netexec on TCP 80 and 81 (one container each), answering /hostname and /clientip. */
+export const SERVER_PORTS = [80, 81] as const;
+
+export function dualPortServerPod(o: PodOptions): V1Pod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: o.name, namespace: o.namespace, labels: baseLabels(o, 'probe-server') },
+    spec: {
+      ...(o.serviceAccountName ? { serviceAccountName: o.serviceAccountName } : {}),
+      ...(o.nodeName ? { nodeName: o.nodeName } : {}),
+      terminationGracePeriodSeconds: 1,
+      containers: SERVER_PORTS.map((port) => ({
+        name: `serve-${port}`,
+        image: PROBE_IMAGE,
+        imagePullPolicy: 'IfNotPresent',
+        args: ['netexec', `--http-port=${port}`, '--udp-port=-1'],
+        ports: [{ name: `serve-${port}-tcp`, containerPort: port, protocol: 'TCP' }],
+        readinessProbe: { httpGet: { path: '/', port }, periodSeconds: 2, failureThreshold: 3 },
+        resources: { requests: { cpu: '2m', memory: '12Mi' } },
+      })),
+    },
+  };
+}
+
+/** A client: agnhost's pause keeps it alive; curl and sh come with the image. */
+export function clientPod(o: PodOptions): V1Pod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: o.name, namespace: o.namespace, labels: baseLabels(o, 'probe-client') },
+    spec: {
+      ...(o.serviceAccountName ? { serviceAccountName: o.serviceAccountName } : {}),
+      ...(o.nodeName ? { nodeName: o.nodeName } : {}),
+      terminationGracePeriodSeconds: 1,
+      containers: [
+        {
+          name: 'client',
+          image: PROBE_IMAGE,
+          imagePullPolicy: 'IfNotPresent',
+          args: ['pause'],
+          resources: { requests: { cpu: '2m', memory: '8Mi' } },
+        },
+      ],
+    },
+  };
+}
+
+export const CLIENT_CONTAINER = 'client';
