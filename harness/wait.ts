@@ -69,3 +69,25 @@ async function withEvidence(seen: string, evidence?: () => Promise<string>): Pro
     return seen;
   }
 }
+
+/**
+ * The opposite of pollUntil: a condition must hold on every poll for a whole window (a "consistently"
+ * check, e.g. a pod stays Ready). Fails at the first poll where it does not, with what was seen.
+ */
+export async function holdsFor<T>(
+  o: Omit<PollOptions<T>, 'timeoutMs'> & { durationMs: number },
+): Promise<void> {
+  const interval = o.intervalMs ?? 2000;
+  const end = performance.now() + o.durationMs;
+  for (;;) {
+    const v = o.judge(await o.read());
+    if (!v.done)
+      throw new WaitError(`${o.what} stopped holding`, {
+        expected: `${o.what} for ${humanDuration(o.durationMs)}`,
+        seen: await withEvidence(v.seen, o.evidence),
+        ...(o.fix ? { fix: o.fix } : {}),
+      });
+    if (performance.now() + interval > end) return;
+    await delay(interval); // poll-interval
+  }
+}

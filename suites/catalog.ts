@@ -1,5 +1,6 @@
 import type { ConformanceTest } from '../harness/conformance/define.ts';
 import { installTests } from './install/install.tests.ts';
+import { netpolTests } from './netpol/netpol.tests.ts';
 
 /** Every conformance test, in run order. `list` prints this; the reports include every entry. */
-export const catalog: ConformanceTest[] = [...installTests];
+export const catalog: ConformanceTest[] = [...installTests, ...netpolTests];

@@ -1,4 +1,6 @@
 import type { V1NetworkPolicy, V1Pod } from '@kubernetes/client-node';
+import { toTyped, toWire } from '../kube/wire.ts';
+import type { NetworkPolicyJson } from './policies.ts';
 import type { ConformanceContext } from '../conformance/define.ts';
 import { withRetry, type KubeClients } from '../kube/client.ts';
 import { execInPod } from '../kube/exec.ts';
@@ -58,7 +60,7 @@ export interface MatrixCaseSpec {
   servers: CasePod[];
   clients: CasePod[];
   /** The NetworkPolicies under test, given the actual namespace names by key. */
-  policies?: (ns: Record<string, string>) => V1NetworkPolicy[];
+  policies?: (ns: Record<string, string>) => NetworkPolicyJson[];
   /** Istio policies under test (PeerAuthentication, AuthorizationPolicy). */
   istio?: (ns: Record<string, string>) => IstioObject[];
   ports?: number[];
@@ -168,9 +170,9 @@ export async function readState(
   istioNamespace: string,
 ): Promise<ClusterState> {
   const objects: { source: string; object: Record<string, unknown> }[] = [];
+  // Typed client models go back to wire JSON (NetworkPolicy `_from` -> `from`) before the model reads them.
   const add = (kind: string, apiVersion: string, items: object[]) => {
-    for (const item of items)
-      objects.push({ source: 'api', object: { ...(item as Record<string, unknown>), kind, apiVersion } });
+    for (const item of items) objects.push({ source: 'api', object: toWire(item, apiVersion, kind) });
   };
   for (const ns of namespaces) {
     add('Namespace', 'v1', [await kube.core.readNamespace({ name: ns })]);
@@ -229,13 +231,20 @@ async function applyIstio(ctx: ConformanceContext, objs: IstioObject[]): Promise
   }
 }
 
-export async function applyNetworkPolicies(ctx: ConformanceContext, list: V1NetworkPolicy[]): Promise<void> {
-  for (const np of list) {
-    const namespace = np.metadata?.namespace ?? '';
-    await withRetry(`create NetworkPolicy ${namespace}/${np.metadata?.name}`, () =>
-      ctx.kube.networking.createNamespacedNetworkPolicy({ namespace, body: np }),
-    );
-  }
+/** Creates a NetworkPolicy given as Kubernetes JSON, through the typed model so that `from` survives. */
+export async function createNetworkPolicy(kube: KubeClients, np: NetworkPolicyJson): Promise<void> {
+  const namespace = np.metadata.namespace;
+  const body = toTyped<V1NetworkPolicy>(np);
+  await withRetry(`create NetworkPolicy ${namespace}/${np.metadata.name}`, () =>
+    kube.networking.createNamespacedNetworkPolicy({ namespace, body }),
+  );
+}
+
+export async function applyNetworkPolicies(
+  ctx: ConformanceContext,
+  list: NetworkPolicyJson[],
+): Promise<void> {
+  for (const np of list) await createNetworkPolicy(ctx.kube, np);
 }
 
 export async function createPods(

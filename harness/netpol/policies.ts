@@ -1,6 +1,5 @@
-import type { V1NetworkPolicy, V1NetworkPolicyPeer, V1NetworkPolicyPort } from '@kubernetes/client-node';
 import { MANAGED_BY, MANAGED_BY_LABEL, RUN_ID_LABEL } from '../plan.ts';
-import { HBONE_PORT } from '../reachability/types.ts';
+import { HBONE_PORT, type IPBlock, type LabelSelector } from '../reachability/types.ts';
 
 /**
  * NetworkPolicy builders for the suites (pure). Namespaces are selected by their
@@ -13,11 +12,35 @@ export const ISTIOD_WEBHOOK_PORT = 15017;
 /** Where kubelet probes to enrolled pods come from after istio-cni's SNAT (istio.io ambient NetworkPolicy doc). */
 export const KUBELET_PROBE_SNAT_V4 = '169.254.7.127/32';
 
-export function fromNamespace(name: string): V1NetworkPolicyPeer {
+/** NetworkPolicy as Kubernetes JSON (networking.k8s.io/v1), the way manifests write it. */
+export interface PeerJson {
+  podSelector?: LabelSelector;
+  namespaceSelector?: LabelSelector;
+  ipBlock?: IPBlock;
+}
+export interface PortJson {
+  protocol?: 'TCP' | 'UDP' | 'SCTP';
+  port?: number | string;
+  endPort?: number;
+}
+export interface NetworkPolicySpecJson {
+  podSelector: LabelSelector;
+  policyTypes?: ('Ingress' | 'Egress')[];
+  ingress?: { from?: PeerJson[]; ports?: PortJson[] }[];
+  egress?: { to?: PeerJson[]; ports?: PortJson[] }[];
+}
+export interface NetworkPolicyJson {
+  apiVersion: 'networking.k8s.io/v1';
+  kind: 'NetworkPolicy';
+  metadata: { name: string; namespace: string; labels: Record<string, string> };
+  spec: NetworkPolicySpecJson;
+}
+
+export function fromNamespace(name: string): PeerJson {
   return { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': name } } };
 }
 
-export function tcp(...ports: number[]): V1NetworkPolicyPort[] {
+export function tcp(...ports: number[]): PortJson[] {
   return ports.map((port) => ({ protocol: 'TCP', port }));
 }
 
@@ -25,13 +48,13 @@ export function policy(
   namespace: string,
   name: string,
   runId: string,
-  spec: V1NetworkPolicy['spec'],
-): V1NetworkPolicy {
+  spec: NetworkPolicySpecJson,
+): NetworkPolicyJson {
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
     metadata: { name, namespace, labels: { [RUN_ID_LABEL]: runId, [MANAGED_BY_LABEL]: MANAGED_BY } },
-    spec: spec ?? { podSelector: {} },
+    spec,
   };
 }
 
@@ -50,8 +73,8 @@ export interface DocumentedPolicyInput {
  * - egress to istio-system on 15008, 15012 and 15017, and to every namespace N calls on 15008
  *   (the troubleshooting section: "Egress on source: must allow port 15008 to destination namespace").
  */
-export function documentedPolicies(input: DocumentedPolicyInput): V1NetworkPolicy[] {
-  const out: V1NetworkPolicy[] = [];
+export function documentedPolicies(input: DocumentedPolicyInput): NetworkPolicyJson[] {
+  const out: NetworkPolicyJson[] = [];
   const callers = new Map<string, string[]>();
   for (const [from, tos] of input.calls)
     for (const to of tos) callers.set(to, [...(callers.get(to) ?? []), from]);
@@ -85,7 +108,11 @@ export function documentedPolicies(input: DocumentedPolicyInput): V1NetworkPolic
   return out;
 }
 
-export function denyAll(namespace: string, runId: string, types: ('Ingress' | 'Egress')[]): V1NetworkPolicy {
+export function denyAll(
+  namespace: string,
+  runId: string,
+  types: ('Ingress' | 'Egress')[],
+): NetworkPolicyJson {
   return policy(namespace, `deny-all-${types.join('-').toLowerCase()}`, runId, {
     podSelector: {},
     policyTypes: types,

@@ -254,6 +254,17 @@ export function loadProfile(file: string | undefined, options: LoadOptions = {})
       doc.istio.namespace,
     );
 
+  doc.mesh.intent.forEach((edge, i) => {
+    for (const n of [edge.from, ...edge.to])
+      if (!ns.has(n))
+        throw bad(
+          source,
+          `mesh.intent[${i}]`,
+          `namespaces from mesh.meshedNamespaces (${[...ns].join(', ')})`,
+          n,
+        );
+  });
+
   const timeouts = resolveTimeouts(doc.timeouts, options.env);
   return {
     doc,

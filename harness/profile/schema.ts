@@ -112,6 +112,11 @@ export const ProfileSchema = z
       meshedNamespaces: z.array(dns1123).min(1),
       /** A namespace that is deliberately not meshed (plaintext control). */
       controlNamespace: dns1123,
+      /**
+       * Who calls whom between meshed namespaces (besides each namespace itself): what the
+       * documented NetworkPolicies are meant to allow, and what NETPOL-01 checks.
+       */
+      intent: z.array(z.object({ from: dns1123, to: z.array(dns1123).min(1) }).strict()).default([]),
     }),
     timeouts: z.partialRecord(z.enum(timeoutKeys), duration).default({}),
     budgets: z.object({

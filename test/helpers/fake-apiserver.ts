@@ -9,6 +9,8 @@ import type { AddressInfo } from 'node:net';
 export interface FakeApiServer {
   url: string;
   requests: string[];
+  /** Bodies received by POST, by path. */
+  bodies: Map<string, unknown[]>;
   namespaces: Map<string, Record<string, unknown>>;
   close(): Promise<void>;
 }
@@ -29,6 +31,7 @@ export async function startFakeApiServer(opts: { istioReady?: boolean } = {}): P
     ['default', { metadata: { name: 'default', labels: {} } }],
   ]);
   const requests: string[] = [];
+  const bodies = new Map<string, unknown[]>();
   const istioReady = opts.istioReady ?? true;
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -50,6 +53,21 @@ export async function startFakeApiServer(opts: { istioReady?: boolean } = {}): P
           message: `${url.pathname} not found`,
         });
       const p = url.pathname;
+      if (req.method === 'POST') bodies.set(p, [...(bodies.get(p) ?? []), JSON.parse(body || 'null')]);
+      const np = /^\/apis\/networking\.k8s\.io\/v1\/namespaces\/([^/]+)\/networkpolicies$/.exec(p);
+      if (np && req.method === 'POST') return send(201, JSON.parse(body));
+      if (np && req.method === 'GET')
+        return send(200, {
+          kind: 'NetworkPolicyList',
+          apiVersion: 'networking.k8s.io/v1',
+          metadata: {},
+          items: (bodies.get(p) ?? []).map((b) => {
+            const o = { ...(b as Record<string, unknown>) };
+            delete o.kind;
+            delete o.apiVersion;
+            return o;
+          }),
+        });
       if (p === '/version') return send(200, { major: '1', minor: '34', gitVersion: 'v1.34.0' });
       if (p === '/api/v1/nodes')
         return send(200, {
@@ -139,6 +157,7 @@ export async function startFakeApiServer(opts: { istioReady?: boolean } = {}): P
             ];
         return send(200, { kind: 'PodList', apiVersion: 'v1', metadata: {}, items });
       }
+      if (/^\/api\/v1\/namespaces\/[^/]+\/pods$/.test(p)) return send(200, { kind: 'PodList', apiVersion: 'v1', metadata: {}, items: [] });
       if (p === '/apis/apiregistration.k8s.io/v1/apiservices/v1beta1.metrics.k8s.io')
         return send(200, {
           metadata: { name: 'v1beta1.metrics.k8s.io' },
@@ -153,6 +172,7 @@ export async function startFakeApiServer(opts: { istioReady?: boolean } = {}): P
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    bodies,
     namespaces,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

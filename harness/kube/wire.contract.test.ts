@@ -1,0 +1,58 @@
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kubeconfigFor, startFakeApiServer, type FakeApiServer } from '../../test/helpers/fake-apiserver.ts';
+import { createNetworkPolicy, readState } from '../netpol/matrix-case.ts';
+import { fromNamespace, policy, tcp } from '../netpol/policies.ts';
+import { makeClients } from './client.ts';
+import { toTyped, toWire } from './wire.ts';
+
+/**
+ * client-node's typed NetworkPolicy rule calls `from` `_from`. A wire-JSON policy handed to it
+ * as is would go out without `from` (an ingress rule that allows every source) and come back
+ * with `_from` (a model that sees "all peers"). Both directions are pinned here.
+ */
+let api: FakeApiServer;
+beforeAll(async () => {
+  api = await startFakeApiServer();
+});
+afterAll(() => api.close());
+
+const np = policy('y', 'from-x', 'r1', {
+  podSelector: {},
+  policyTypes: ['Ingress'],
+  ingress: [{ from: [fromNamespace('x')], ports: tcp(15008, 80) }],
+});
+
+describe('wire JSON and the client’s typed models', () => {
+  it('round-trips `from` through `_from`', () => {
+    const typed = toTyped<{ spec: { ingress: Record<string, unknown>[] } }>(np);
+    expect(Object.keys(typed.spec.ingress[0] ?? {})).toContain('_from');
+    expect(toWire(typed, 'networking.k8s.io/v1', 'NetworkPolicy')).toMatchObject({
+      spec: { ingress: [{ from: [fromNamespace('x')] }] },
+    });
+  });
+
+  it('sends `from` on the wire and reads it back into the model', async () => {
+    const kc = path.join(mkdtempSync(path.join(os.tmpdir(), 'kc-')), 'kubeconfig');
+    writeFileSync(kc, kubeconfigFor(api.url, 'fake'));
+    const kube = makeClients(kc, 'fake');
+    api.namespaces.set('y', { metadata: { name: 'y', labels: {} } });
+    await createNetworkPolicy(kube, np);
+    const sent = api.bodies.get('/apis/networking.k8s.io/v1/namespaces/y/networkpolicies')?.[0] as {
+      spec: { ingress: Record<string, unknown>[] };
+    };
+    expect(sent.spec.ingress[0]).toEqual({
+      from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'x' } } }],
+      ports: [
+        { port: 15008, protocol: 'TCP' },
+        { port: 80, protocol: 'TCP' },
+      ],
+    });
+    const state = await readState(kube, ['y'], 'istio-system');
+    expect(state.networkPolicies[0]?.ingress[0]?.peers).toEqual([
+      { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'x' } } },
+    ]);
+  });
+});
