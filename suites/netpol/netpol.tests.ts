@@ -8,15 +8,13 @@ import {
   runMatrixCase,
 } from '../../harness/netpol/matrix-case.ts';
 import {
-  denyAll,
-  documentedPolicies,
-  fromNamespace,
-  KUBELET_PROBE_SNAT_V4,
-  policy,
-  tcp,
-} from '../../harness/netpol/policies.ts';
+  appPortsOnlyIngress,
+  egressAppPortsOnly,
+  hboneOnlyVersusAppPort,
+  istioSystemOnlyIngress,
+} from '../../harness/netpol/cases.ts';
+import { denyAll, documentedPolicies, KUBELET_PROBE_SNAT_V4 } from '../../harness/netpol/policies.ts';
 import { converge } from '../../harness/probe/engine.ts';
-import { HBONE_PORT } from '../../harness/reachability/types.ts';
 import { holdsFor, pollUntil } from '../../harness/wait.ts';
 import { CLIENT_CONTAINER, dualPortServerPod, SERVER_PORTS } from '../../harness/workloads.ts';
 
@@ -127,10 +125,12 @@ export const netpolTests = defineSuite('netpol', [
       const intended = r.cells.map((c) => {
         const from = keyOf.get(c.from.split('/')[0] ?? '') ?? '';
         const to = keyOf.get(c.to.split('/')[0] ?? '') ?? '';
+        // A namespace reaches itself (the control namespace has no policy); meshed ones also the ones they call.
         const ok =
-          from !== 'control' &&
-          to !== 'control' &&
-          (from === to || (profile.doc.mesh.intent.find((e) => e.from === from)?.to ?? []).includes(to));
+          from === to ||
+          (from !== 'control' &&
+            to !== 'control' &&
+            (profile.doc.mesh.intent.find((e) => e.from === from)?.to ?? []).includes(to));
         return { cell: `${from}->${to}:${c.port}`, modelAllows: c.allowed, intended: ok };
       });
       expect(
@@ -149,13 +149,7 @@ export const netpolTests = defineSuite('netpol', [
     timeout: 'dataplaneConvergence',
     async body(ctx) {
       const { expect, kube, facts } = ctx;
-      const r = await xyz(ctx, (ns) => [
-        policy(ns.y ?? '', 'app-ports-only', facts.runId, {
-          podSelector: {},
-          policyTypes: ['Ingress'],
-          ingress: [{ from: [fromNamespace(ns.x ?? ''), fromNamespace(ns.y ?? '')], ports: tcp(...APP) }],
-        }),
-      ]);
+      const r = await xyz(ctx, (ns) => appPortsOnlyIngress(ns, facts.runId));
       expect(r.mismatches, matrixFailure(r)).toEqual([]);
       const blocked = cellOf(r, 'x', 'y', 80);
       expect(blocked?.observed).toBe('timeout');
@@ -203,13 +197,7 @@ export const netpolTests = defineSuite('netpol', [
     timeout: 'dataplaneConvergence',
     async body(ctx) {
       const { expect, facts } = ctx;
-      const r = await xyz(ctx, (ns) => [
-        policy(ns.y ?? '', 'istio-system-only', facts.runId, {
-          podSelector: {},
-          policyTypes: ['Ingress'],
-          ingress: [{ from: [fromNamespace(facts.istioNamespace)], ports: tcp(HBONE_PORT, ...APP) }],
-        }),
-      ]);
+      const r = await xyz(ctx, (ns) => istioSystemOnlyIngress(ns, facts.runId, facts.istioNamespace));
       expect(r.mismatches, matrixFailure(r)).toEqual([]);
       expect(cellOf(r, 'x', 'y', 80)?.observed).toBe('timeout');
     },
@@ -222,16 +210,7 @@ export const netpolTests = defineSuite('netpol', [
     timeout: 'dataplaneConvergence',
     async body(ctx) {
       const { expect, facts } = ctx;
-      const r = await xyz(ctx, (ns) => [
-        policy(ns.x ?? '', 'egress-app-ports', facts.runId, {
-          podSelector: {},
-          policyTypes: ['Egress'],
-          egress: [
-            { to: [fromNamespace(facts.istioNamespace)], ports: tcp(HBONE_PORT, 15012, 15017) },
-            { to: [fromNamespace(ns.y ?? ''), fromNamespace(ns.z ?? '')], ports: tcp(...APP) },
-          ],
-        }),
-      ]);
+      const r = await xyz(ctx, (ns) => egressAppPortsOnly(ns, facts.runId, facts.istioNamespace));
       expect(r.mismatches, matrixFailure(r)).toEqual([]);
       expect(cellOf(r, 'x', 'y', 80)?.observed).toBe('timeout');
       expect(cellOf(r, 'x', 'z', 80)?.observed).toBe('connected'); // plaintext to a non-meshed server uses the app port
@@ -253,22 +232,7 @@ export const netpolTests = defineSuite('netpol', [
           { ns: 'y', name: 'b' },
         ],
         clients: [one('x'), one('z')],
-        policies: (ns) => [
-          policy(ns.y ?? '', 'a-hbone-only', facts.runId, {
-            podSelector: { matchLabels: { pod: 'a' } },
-            policyTypes: ['Ingress'],
-            ingress: [
-              { from: [fromNamespace(ns.x ?? ''), fromNamespace(ns.z ?? '')], ports: tcp(HBONE_PORT) },
-            ],
-          }),
-          policy(ns.y ?? '', 'b-hbone-and-80', facts.runId, {
-            podSelector: { matchLabels: { pod: 'b' } },
-            policyTypes: ['Ingress'],
-            ingress: [
-              { from: [fromNamespace(ns.x ?? ''), fromNamespace(ns.z ?? '')], ports: tcp(HBONE_PORT, 80) },
-            ],
-          }),
-        ],
+        policies: (ns) => hboneOnlyVersusAppPort(ns, facts.runId),
       });
       expect(r.mismatches, matrixFailure(r)).toEqual([]);
       const seen = (from: string, to: string, port: number) =>

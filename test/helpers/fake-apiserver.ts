@@ -157,7 +157,8 @@ export async function startFakeApiServer(opts: { istioReady?: boolean } = {}): P
             ];
         return send(200, { kind: 'PodList', apiVersion: 'v1', metadata: {}, items });
       }
-      if (/^\/api\/v1\/namespaces\/[^/]+\/pods$/.test(p)) return send(200, { kind: 'PodList', apiVersion: 'v1', metadata: {}, items: [] });
+      if (/^\/api\/v1\/namespaces\/[^/]+\/pods$/.test(p))
+        return send(200, { kind: 'PodList', apiVersion: 'v1', metadata: {}, items: [] });
       if (p === '/apis/apiregistration.k8s.io/v1/apiservices/v1beta1.metrics.k8s.io')
         return send(200, {
           metadata: { name: 'v1beta1.metrics.k8s.io' },
