@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadProfile } from '../profile/load.ts';
-import { objectsToState } from '../reachability/manifests.ts';
-import { ReachabilityModel } from '../reachability/model.ts';
+import type { ReachabilityModel } from '../reachability/model.ts';
+import { layoutModel } from './layout.ts';
 import {
   appPortsOnlyIngress,
   egressAppPortsOnly,
@@ -15,41 +15,7 @@ import { denyAll, documentedPolicies, type NetworkPolicyJson } from './policies.
  * the manifest reader into the model, with pods laid out as the suite lays them out, and the
  * model must predict the claim.
  */
-function state(
-  namespaces: { name: string; meshed: boolean }[],
-  pods: { ns: string; name: string; client?: boolean }[],
-  policies: NetworkPolicyJson[],
-) {
-  let ip = 10;
-  const objects = [
-    ...namespaces.map((n) => ({
-      apiVersion: 'v1',
-      kind: 'Namespace',
-      metadata: { name: n.name, labels: n.meshed ? { 'istio.io/dataplane-mode': 'ambient' } : {} },
-    })),
-    ...pods.map((p) => ({
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: p.client ? `client-${p.name}` : p.name, namespace: p.ns, labels: { pod: p.name } },
-      spec: {
-        serviceAccountName: `probe-${p.ns}`,
-        containers: p.client
-          ? [{ name: 'client' }]
-          : [80, 81].map((port) => ({
-              name: `serve-${port}`,
-              ports: [{ name: `serve-${port}-tcp`, containerPort: port, protocol: 'TCP' }],
-            })),
-      },
-      status: { podIP: `10.244.0.${ip++}` },
-    })),
-    ...policies,
-  ];
-  return new ReachabilityModel(
-    objectsToState(
-      objects.map((object) => ({ source: 'test', object: object as unknown as Record<string, unknown> })),
-    ).state,
-  );
-}
+const state = layoutModel;
 
 const XYZ = [
   { name: 'x', meshed: true },

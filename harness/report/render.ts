@@ -1,5 +1,6 @@
 import Table from 'cli-table3';
 import { humanDuration } from '../timeouts.ts';
+import { FINDINGS } from './findings.ts';
 import { counts, verdict, type ReportInput, type TestResultRecord } from './results.ts';
 
 /** conformance-report.json: a typed report modelled on Gateway API's ConformanceReport. */
@@ -53,6 +54,12 @@ export function conformanceReport(r: ReportInput) {
       ]),
     ),
     notes: r.notes,
+    documentationFindings: FINDINGS.map((f) => ({
+      ...f,
+      results: Object.fromEntries(
+        f.checkedBy.map((id) => [id, r.results.find((t) => t.id === id)?.status ?? 'NOT IN CATALOG']),
+      ),
+    })),
   };
 }
 
@@ -108,6 +115,17 @@ export function summaryMarkdown(r: ReportInput): string {
   lines.push('## Phases', '', '| Phase | Status | Time | Detail |', '|---|---|---|---|');
   for (const p of r.phases)
     lines.push(`| ${p.name} | ${p.status} | ${humanDuration(p.durationMs)} | ${md(p.detail ?? '')} |`);
+  lines.push('');
+  lines.push(
+    '## Runbook vs upstream',
+    '',
+    '| Topic | Runbook says | Upstream says | Checked by |',
+    '|---|---|---|---|',
+  );
+  for (const f of FINDINGS)
+    lines.push(
+      `| ${md(f.topic)} | ${md(f.runbook)} | ${md(f.upstream)} (${md(f.source)}) | ${f.checkedBy.map((id) => `${id}: ${r.results.find((t) => t.id === id)?.status ?? 'n/a'}`).join(', ')} |`,
+    );
   lines.push('');
   if (r.notes.length) {
     lines.push('## Notes', '');

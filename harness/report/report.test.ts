@@ -157,3 +157,13 @@ describe('reports', () => {
     expect(consoleSummary(input().results)).toContain('INSTALL-04');
   });
 });
+
+describe('runbook vs upstream', () => {
+  it('summary.md and the JSON list each documented disagreement with the tests that check it', () => {
+    const md = summaryMarkdown(input());
+    expect(md).toContain('## Runbook vs upstream');
+    expect(md).toMatch(/Kubelet probes under default-deny.*NETPOL-07: n\/a/);
+    const json = conformanceReport(input());
+    expect(json.documentationFindings.find((f) => f.topic === 'Removal order')?.checkedBy).toEqual(['REMOVAL-02', 'REMOVAL-03']);
+  });
+});
