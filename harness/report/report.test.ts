@@ -164,6 +164,9 @@ describe('runbook vs upstream', () => {
     expect(md).toContain('## Runbook vs upstream');
     expect(md).toMatch(/Kubelet probes under default-deny.*NETPOL-07: n\/a/);
     const json = conformanceReport(input());
-    expect(json.documentationFindings.find((f) => f.topic === 'Removal order')?.checkedBy).toEqual(['REMOVAL-02', 'REMOVAL-03']);
+    expect(json.documentationFindings.find((f) => f.topic === 'Removal order')?.checkedBy).toEqual([
+      'REMOVAL-02',
+      'REMOVAL-03',
+    ]);
   });
 });
