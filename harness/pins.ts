@@ -11,6 +11,7 @@ import { z } from 'zod';
  *   hack/installers/checksums/helm-v4.2.1-*.tar.gz.sha256). Helm 3 (3.6+) on PATH is used as well.
  * - metrics-server chart 3.13.1 = v0.8.1, the release for Kubernetes 1.31-1.34 (v0.9.0 needs 1.34+ only).
  * - agnhost 2.66.1 (netexec server, curl client; alpine base with /bin/sh).
+ * - netshoot v0.11 (tcpdump, for the MTLS-03 wire capture), digest as pulled from Docker Hub.
  */
 const PinsSchema = z.object({
   istio: z.object({ version: z.string(), supportedKubernetes: z.array(z.string()) }),
@@ -23,7 +24,7 @@ const PinsSchema = z.object({
     chartVersion: z.string(),
     image: z.string(),
   }),
-  images: z.object({ agnhost: z.string() }),
+  images: z.object({ agnhost: z.string(), netshoot: z.string() }),
 });
 
 export type Pins = z.infer<typeof PinsSchema>;

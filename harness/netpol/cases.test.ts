@@ -8,7 +8,7 @@ import {
   hboneOnlyVersusAppPort,
   istioSystemOnlyIngress,
 } from './cases.ts';
-import { denyAll, documentedPolicies, type NetworkPolicyJson } from './policies.ts';
+import { denyAll, documentedPolicies } from './policies.ts';
 
 /**
  * The NETPOL cases offline: each case's policies (exactly the JSON the suite applies) go through

@@ -1,6 +1,7 @@
 import { objectsToState } from '../reachability/manifests.ts';
 import { ReachabilityModel } from '../reachability/model.ts';
 import { SERVER_PORTS } from '../workloads.ts';
+import type { IstioObject } from './matrix-case.ts';
 import type { NetworkPolicyJson } from './policies.ts';
 
 /**
@@ -12,7 +13,8 @@ import type { NetworkPolicyJson } from './policies.ts';
 export function layoutModel(
   namespaces: { name: string; meshed: boolean }[],
   pods: { ns: string; name: string; client?: boolean }[],
-  policies: NetworkPolicyJson[],
+  policies: (NetworkPolicyJson | IstioObject)[],
+  istioNamespace = 'istio-system',
 ): ReachabilityModel {
   let ip = 10;
   const objects = [
@@ -38,9 +40,8 @@ export function layoutModel(
     })),
     ...policies,
   ];
-  return new ReachabilityModel(
-    objectsToState(
-      objects.map((object) => ({ source: 'layout', object: object as unknown as Record<string, unknown> })),
-    ).state,
+  const { state } = objectsToState(
+    objects.map((object) => ({ source: 'layout', object: object as unknown as Record<string, unknown> })),
   );
+  return new ReachabilityModel({ ...state, istioNamespace });
 }

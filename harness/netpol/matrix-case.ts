@@ -44,6 +44,8 @@ export interface CaseNamespace {
 export interface CasePod {
   ns: string;
   name: string;
+  /** Pin to a node (same-node versus cross-node paths). */
+  node?: string;
   labels?: Record<string, string>;
   serviceAccount?: string;
 }
@@ -266,6 +268,7 @@ export async function createPods(
       runId: ctx.facts.runId,
       serviceAccountName: sa,
       labels: { pod: p.name, ...(p.labels ?? {}) },
+      ...(p.node ? { nodeName: p.node } : {}),
     };
     await withRetry(`create pod ${namespace}/${name}`, () =>
       ctx.kube.core.createNamespacedPod({

@@ -1,0 +1,4 @@
+import { registerSuite } from '../../harness/conformance/register.ts';
+import { mtlsTests } from './mtls.tests.ts';
+
+registerSuite('mtls', mtlsTests);
