@@ -216,10 +216,24 @@ describe('ambient-conformance netpol matrix', () => {
 
 describe('netpol matrix with Istio policies', () => {
   it('predicts resets for AuthorizationPolicy and STRICT', () => {
-    const r = cli(['netpol', 'matrix', '-f', path.join(import.meta.dirname, '..', 'examples', 'mesh', 'strict-and-authz.yaml'), '--port', '3100', '--json']);
+    const r = cli([
+      'netpol',
+      'matrix',
+      '-f',
+      path.join(import.meta.dirname, '..', 'examples', 'mesh', 'strict-and-authz.yaml'),
+      '--port',
+      '3100',
+      '--json',
+    ]);
     expect(r.code).toBe(0);
-    const cells = (JSON.parse(r.stdout) as { cells: { from: string; to: string; outcome: string; reason: string }[] }).cells.filter((c) => c.to === 'loki/loki-0');
-    expect(Object.fromEntries(cells.map((c) => [c.from, c.outcome]))).toEqual({ 'default/prometheus-0': 'allow', 'default/grafana-0': 'deny', 'tools/debug': 'deny' });
+    const cells = (
+      JSON.parse(r.stdout) as { cells: { from: string; to: string; outcome: string; reason: string }[] }
+    ).cells.filter((c) => c.to === 'loki/loki-0');
+    expect(Object.fromEntries(cells.map((c) => [c.from, c.outcome]))).toEqual({
+      'default/prometheus-0': 'allow',
+      'default/grafana-0': 'deny',
+      'tools/debug': 'deny',
+    });
     expect(cells.find((c) => c.from === 'tools/debug')?.reason).toContain('STRICT');
     expect(cells.find((c) => c.from === 'default/grafana-0')?.reason).toContain('loki/only-prometheus');
   });
