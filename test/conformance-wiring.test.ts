@@ -72,7 +72,9 @@ describe('conformance project wiring', () => {
     );
     for (const x of results) {
       expect(x.status).toBe('SKIP');
-      expect(x.reason).toBe(`Skipping ${x.id}: this run does not provide cluster (wiring test: no cluster)`);
+      expect(
+        x.reason?.startsWith(`Skipping ${x.id}: this run does not provide cluster (wiring test: no cluster)`),
+      ).toBe(true);
     }
     expect(readFileSync(path.join(runDir, 'junit.xml'), 'utf8')).toContain('INSTALL-01');
     expect(existsSync(path.join(runDir, 'allure-results'))).toBe(true);
