@@ -41,6 +41,9 @@ export interface RunFacts {
   nodeImage?: string;
   kindVersion?: string;
   helmVersion: string;
+  /** The helm binary the run used (REMOVAL uninstalls with it) and its major version. */
+  helmPath: string;
+  helmMajor: 3 | 4;
   nodes: string[];
   meshedNamespaces: string[];
   controlNamespace: string;

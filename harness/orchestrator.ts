@@ -146,6 +146,8 @@ export class Orchestrator {
         ? { nodeImage: p.doc.cluster.kind.nodeImage, kindVersion: this.input.kind.version }
         : {}),
       helmVersion: this.input.helm.version,
+      helmPath: this.input.helm.path,
+      helmMajor: this.input.helm.major,
       nodes: this.nodes,
       meshedNamespaces: p.doc.mesh.meshedNamespaces,
       controlNamespace: p.doc.mesh.controlNamespace,

@@ -21,6 +21,7 @@ export const TIMEOUT_DOCS = {
   probe: 'one application probe (HTTP request) from a client pod',
   exec: 'one kubectl-exec style command in a pod',
   metricsAvailable: 'metrics.k8s.io serving PodMetrics for a pod (two scrapes after start)',
+  budgetWindow: 'how long resource samples of istio-system are collected under probe traffic (BUDGET-01)',
   diagnostics:
     'collecting diagnostics for one failed test (hard deadline, so a hung call cannot hide the failure)',
   logExport: 'kind export logs after a failed run',
@@ -48,6 +49,7 @@ export const DEFAULT_TIMEOUTS: TimeoutTable = {
   probe: 12 * S,
   exec: 30 * S,
   metricsAvailable: 2 * M,
+  budgetWindow: 90 * S,
   diagnostics: 60 * S,
   logExport: 2 * M,
 };

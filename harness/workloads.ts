@@ -1,4 +1,4 @@
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { PINS } from './pins.ts';
 import { MANAGED_BY, MANAGED_BY_LABEL, RUN_ID_LABEL } from './plan.ts';
 
@@ -97,3 +97,44 @@ export function clientPod(o: PodOptions): V1Pod {
 }
 
 export const CLIENT_CONTAINER = 'client';
+
+/** A Deployment of agnhost pause pods (the BUDGET-03 load and REMOVAL-01's rollout restart). */
+export function pauseDeployment(o: {
+  name: string;
+  namespace: string;
+  runId: string;
+  replicas: number;
+  serve?: boolean;
+}): V1Deployment {
+  const labels = { app: o.name, [RUN_ID_LABEL]: o.runId, [MANAGED_BY_LABEL]: MANAGED_BY };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: o.name, namespace: o.namespace, labels },
+    spec: {
+      replicas: o.replicas,
+      selector: { matchLabels: { app: o.name } },
+      template: {
+        metadata: { labels },
+        spec: {
+          terminationGracePeriodSeconds: 1,
+          containers: [
+            {
+              name: 'app',
+              image: PROBE_IMAGE,
+              imagePullPolicy: 'IfNotPresent',
+              args: o.serve ? ['netexec', '--http-port=80', '--udp-port=-1'] : ['pause'],
+              ...(o.serve
+                ? {
+                    ports: [{ name: 'http', containerPort: 80, protocol: 'TCP' }],
+                    readinessProbe: { httpGet: { path: '/', port: 80 }, periodSeconds: 2 },
+                  }
+                : {}),
+              resources: { requests: { cpu: '1m', memory: '6Mi' } },
+            },
+          ],
+        },
+      },
+    },
+  };
+}

@@ -37,6 +37,8 @@ describe('conformance project wiring', () => {
       istioVersion: '1.28.3',
       kubernetesVersion: 'unknown',
       helmVersion: 'v4.2.1',
+      helmPath: 'helm',
+      helmMajor: 4,
       nodes: [],
       meshedNamespaces: ['default'],
       controlNamespace: 'plain',

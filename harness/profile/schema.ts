@@ -123,6 +123,18 @@ export const ProfileSchema = z
       istiod: budget,
       istioCniNode: budget,
       ztunnel: budget,
+      /** BUDGET-03: how much ztunnel memory (all nodes together) one more meshed pod may add. */
+      ztunnelMemoryPerPod: quantity('memory').default(512 * 1024),
+      /** BUDGET-04: the sidecar mesh to compare with (defaults: the runbook's Linkerd figures). */
+      sidecarMesh: z
+        .object({
+          perSidecarMemory: z.tuple([quantity('memory'), quantity('memory')]),
+          controlPlaneMemory: z.tuple([quantity('memory'), quantity('memory')]),
+        })
+        .default({
+          perSidecarMemory: [10 * 2 ** 20, 15 * 2 ** 20],
+          controlPlaneMemory: [66 * 2 ** 20, 73 * 2 ** 20],
+        }),
     }),
     removal: z.object({ allowedLeftovers: z.array(leftover).default([]) }).default({ allowedLeftovers: [] }),
   })
