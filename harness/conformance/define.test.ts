@@ -56,3 +56,13 @@ describe('conformance records', () => {
     ]);
   });
 });
+
+describe('the conformance project uses the suite order', () => {
+  it('vitest.config.ts installs SuiteOrderSequencer, so removal runs after every other suite', async () => {
+    const { default: config } = (await import('../../vitest.config.ts')) as {
+      default: { test?: { sequence?: { sequencer?: unknown } } };
+    };
+    const { default: SuiteOrderSequencer } = await import('./sequencer.ts');
+    expect(config.test?.sequence?.sequencer).toBe(SuiteOrderSequencer);
+  });
+});

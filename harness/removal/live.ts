@@ -1,0 +1,112 @@
+import type { ConformanceContext } from '../conformance/define.ts';
+import { commandFailed, run } from '../exec.ts';
+import type { KubeClients } from '../kube/client.ts';
+import { DATAPLANE_MODE_LABEL } from '../kube/ops.ts';
+import { pollUntil } from '../wait.ts';
+import type { Leftover } from './leftovers.ts';
+
+const REDIRECTION = 'ambient.istio.io/redirection';
+
+/** A command on a kind node (the node container carries the node's name). */
+export async function nodeExec(node: string, script: string, timeoutMs: number): Promise<string> {
+  const r = await run(['docker', 'exec', node, 'sh', '-c', script], { timeoutMs });
+  if (r.exitCode !== 0)
+    throw commandFailed(
+      `docker exec ${node}`,
+      r,
+      timeoutMs,
+      'is this a kind cluster of this tool and is Docker running?',
+    );
+  return r.stdout;
+}
+
+export async function podsWithRedirection(kube: KubeClients): Promise<string[]> {
+  const pods = (await kube.core.listPodForAllNamespaces()).items;
+  return pods
+    .filter((p) => p.metadata?.annotations?.[REDIRECTION] !== undefined)
+    .map(
+      (p) =>
+        `${p.metadata?.namespace}/${p.metadata?.name} (${REDIRECTION}=${p.metadata?.annotations?.[REDIRECTION] ?? ''})`,
+    );
+}
+
+/** Removes istio.io/dataplane-mode from the namespaces and waits until no pod is still redirected. */
+export async function unenroll(ctx: ConformanceContext, namespaces: string[]): Promise<void> {
+  for (const name of namespaces) {
+    const ns = await ctx.kube.core.readNamespace({ name });
+    const labels = { ...(ns.metadata?.labels ?? {}) };
+    if (!(DATAPLANE_MODE_LABEL in labels)) continue;
+    delete labels[DATAPLANE_MODE_LABEL];
+    await ctx.kube.core.replaceNamespace({ name, body: { ...ns, metadata: { ...ns.metadata, labels } } });
+  }
+  await pollUntil({
+    what: `istio-cni to remove ${REDIRECTION} from every pod of ${namespaces.join(', ')}`,
+    timeoutMs: ctx.timeouts.podReady,
+    read: async () =>
+      (await podsWithRedirection(ctx.kube)).filter((p) => namespaces.some((n) => p.startsWith(`${n}/`))),
+    judge: (left) => ({ done: left.length === 0, seen: left.join(', ') || 'none' }),
+  });
+}
+
+export async function ambientNamespaces(kube: KubeClients): Promise<string[]> {
+  return (await kube.core.listNamespace({ labelSelector: `${DATAPLANE_MODE_LABEL}=ambient` })).items.map(
+    (n) => n.metadata?.name ?? '',
+  );
+}
+
+/** Everything of Istio that is still in the cluster (REMOVAL-02 checks, REMOVAL-03 report). */
+export async function inventory(kube: KubeClients, istioNamespace: string): Promise<Leftover[]> {
+  const out: Leftover[] = [];
+  const istioish = (name: string) => /istio/.test(name) || name === 'ztunnel';
+  for (const c of (await kube.apiext.listCustomResourceDefinition()).items)
+    if ((c.metadata?.name ?? '').endsWith('.istio.io'))
+      out.push({ kind: 'CustomResourceDefinition', name: c.metadata?.name ?? '' });
+  for (const cm of (await kube.core.listConfigMapForAllNamespaces({ labelSelector: 'istio.io/config=true' }))
+    .items)
+    out.push({ kind: 'ConfigMap', name: cm.metadata?.name ?? '', namespace: cm.metadata?.namespace ?? '' });
+  for (const w of (await kube.admission.listMutatingWebhookConfiguration()).items)
+    if (istioish(w.metadata?.name ?? ''))
+      out.push({ kind: 'MutatingWebhookConfiguration', name: w.metadata?.name ?? '' });
+  for (const w of (await kube.admission.listValidatingWebhookConfiguration()).items)
+    if (istioish(w.metadata?.name ?? ''))
+      out.push({ kind: 'ValidatingWebhookConfiguration', name: w.metadata?.name ?? '' });
+  for (const r of (await kube.rbac.listClusterRole()).items)
+    if (istioish(r.metadata?.name ?? '')) out.push({ kind: 'ClusterRole', name: r.metadata?.name ?? '' });
+  for (const r of (await kube.rbac.listClusterRoleBinding()).items)
+    if (istioish(r.metadata?.name ?? ''))
+      out.push({ kind: 'ClusterRoleBinding', name: r.metadata?.name ?? '' });
+  for (const n of (await kube.core.listNamespace()).items) {
+    const mode = n.metadata?.labels?.[DATAPLANE_MODE_LABEL];
+    if (mode !== undefined)
+      out.push({
+        kind: 'Namespace',
+        name: n.metadata?.name ?? '',
+        detail: `label ${DATAPLANE_MODE_LABEL}=${mode}`,
+      });
+    if (n.metadata?.name === istioNamespace)
+      out.push({ kind: 'Namespace', name: istioNamespace, detail: n.status?.phase ?? '' });
+  }
+  for (const p of (await kube.core.listPodForAllNamespaces()).items) {
+    const l = p.metadata?.labels ?? {};
+    if (l.app === 'istiod' || l.app === 'ztunnel' || l['k8s-app'] === 'istio-cni-node')
+      out.push({
+        kind: 'Pod',
+        name: p.metadata?.name ?? '',
+        namespace: p.metadata?.namespace ?? '',
+        detail: 'Istio component',
+      });
+    else if (p.metadata?.annotations?.[REDIRECTION] !== undefined)
+      out.push({
+        kind: 'Pod',
+        name: p.metadata?.name ?? '',
+        namespace: p.metadata?.namespace ?? '',
+        detail: `annotation ${REDIRECTION}=${p.metadata.annotations[REDIRECTION] ?? ''}`,
+      });
+  }
+  const nsExists = out.some((l) => l.kind === 'Namespace' && l.name === istioNamespace);
+  if (nsExists) {
+    for (const s of (await kube.core.listNamespacedSecret({ namespace: istioNamespace })).items)
+      out.push({ kind: 'Secret', name: s.metadata?.name ?? '', namespace: istioNamespace });
+  }
+  return out;
+}

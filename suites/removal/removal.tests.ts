@@ -1,0 +1,223 @@
+import { rolloutRestart, waitDeployment } from '../../harness/budget/collect.ts';
+import { defineSuite, type ConformanceContext } from '../../harness/conformance/define.ts';
+import { run } from '../../harness/exec.ts';
+import { uninstallArgv } from '../../harness/helm.ts';
+import { deleteNamespaceAndWait, listPods } from '../../harness/kube/ops.ts';
+import { createPods, execBatchRunner } from '../../harness/netpol/matrix-case.ts';
+import { converge } from '../../harness/probe/engine.ts';
+import { diffLeftovers, describeLeftover, leftoversReport } from '../../harness/removal/leftovers.ts';
+import {
+  ambientNamespaces,
+  inventory,
+  nodeExec,
+  podsWithRedirection,
+  unenroll,
+} from '../../harness/removal/live.ts';
+import {
+  istioCniLeftovers,
+  istioRuleLeftovers,
+  NET_D_DUMP,
+  RULES_DUMP,
+  splitDump,
+} from '../../harness/removal/node-state.ts';
+import { pollUntil } from '../../harness/wait.ts';
+import { CLIENT_CONTAINER, pauseDeployment } from '../../harness/workloads.ts';
+import { findWorkload } from '../../harness/ztunnel/configdump.ts';
+import { configDumpOf, ztunnelByNode } from '../../harness/ztunnel/live.ts';
+
+/**
+ * Un-enrolling and removing the mesh. This suite always runs last (harness/conformance/sequencer.ts):
+ * REMOVAL-02 uninstalls Istio.
+ */
+
+async function talks(
+  ctx: ConformanceContext,
+  ns: string,
+  client: string,
+  to: string,
+  ip: string,
+): Promise<{ ok: boolean; detail: string }> {
+  const [o] = await converge(
+    [
+      {
+        id: 'r0',
+        client: { namespace: ns, pod: client, container: CLIENT_CONTAINER },
+        to,
+        ip,
+        port: 80,
+        expected: 'connected',
+      },
+    ],
+    execBatchRunner(ctx.kube, ctx.timeouts.exec),
+    { timeoutMs: ctx.timeouts.dataplaneConvergence },
+  );
+  return {
+    ok: o?.settled ?? false,
+    detail: `${o?.observed ?? '?'} (${o?.history.join(',') ?? ''}); ${o?.repro ?? ''}`,
+  };
+}
+
+async function protocolOf(ctx: ConformanceContext, namespace: string, pod: string): Promise<string> {
+  const p = await ctx.kube.core.readNamespacedPod({ namespace, name: pod });
+  const zt = (await ztunnelByNode(ctx.kube, ctx.facts.istioNamespace)).get(p.spec?.nodeName ?? '') ?? '';
+  return (
+    findWorkload(
+      await configDumpOf(ctx.kube, ctx.facts.istioNamespace, zt, ctx.timeouts.exec),
+      namespace,
+      pod,
+    )?.protocol ?? 'absent'
+  );
+}
+
+export const removalTests = defineSuite('removal', [
+  {
+    id: 'REMOVAL-01',
+    claim:
+      'un-enrolling a namespace removes its pods’ redirection annotation, ztunnel reports them as TCP and traffic still flows in plaintext, with and without the documented rollout restart',
+    source: 'runbook "Removal" (label removal, rollout restart); istio.io traffic redirection',
+    needs: ['cluster'],
+    timeout: 'podReady',
+    async body(ctx) {
+      const { expect, kube, facts, scope } = ctx;
+      const ns = {
+        s: await scope.namespace({ ambient: true, prefix: 'removal-01-s' }),
+        c: await scope.namespace({ ambient: true, prefix: 'removal-01-c' }),
+      };
+      await kube.apps.createNamespacedDeployment({
+        namespace: ns.s,
+        body: pauseDeployment({
+          name: 'serve',
+          namespace: ns.s,
+          runId: facts.runId,
+          replicas: 1,
+          serve: true,
+        }),
+      });
+      await waitDeployment(ctx, ns.s, 'serve');
+      const [[, client] = []] = [
+        ...(await createPods(ctx, ns, { s: true, c: true }, [{ ns: 'c', name: 'a' }], 'client')),
+      ];
+      const server = async () =>
+        (await listPods(kube, ns.s, 'app=serve')).find(
+          (p) => !p.metadata?.deletionTimestamp && p.status?.phase === 'Running',
+        );
+      const check = async (stage: string, wantProtocol: string, wantAnnotation: string | undefined) => {
+        const state = await pollUntil({
+          what: `${stage}: the server pod to be ${wantProtocol} in ztunnel with redirection=${wantAnnotation ?? '(absent)'}`,
+          timeoutMs: ctx.timeouts.ztunnelProgrammed,
+          read: async () => {
+            const p = await server();
+            const name = p?.metadata?.name ?? '';
+            return {
+              name,
+              ip: p?.status?.podIP ?? '',
+              annotation: p?.metadata?.annotations?.['ambient.istio.io/redirection'],
+              protocol: name ? await protocolOf(ctx, ns.s, name) : 'no pod',
+            };
+          },
+          judge: (s) => ({
+            done: s.protocol === wantProtocol && s.annotation === wantAnnotation,
+            seen: `${s.name}: protocol=${s.protocol} redirection=${s.annotation ?? '(absent)'}`,
+          }),
+        });
+        const t = await talks(ctx, ns.c, client?.metadata?.name ?? '', `${ns.s}/${state.name}`, state.ip);
+        expect(t.ok, `${stage}: client -> server ${t.detail}`).toBe(true);
+      };
+      await check('enrolled', 'HBONE', 'enabled');
+      await unenroll(ctx, [ns.s]);
+      await check('un-enrolled, no restart', 'TCP', undefined);
+      await rolloutRestart(ctx, ns.s, 'serve');
+      await check('after rollout restart', 'TCP', undefined);
+    },
+  },
+  {
+    id: 'REMOVAL-02',
+    claim:
+      'full removal done safely (un-enroll and wait, uninstall ztunnel, cni, istiod, base, delete istio-system) leaves no Istio pods, webhooks, cluster roles, CNI entries, host rules or redirected pods, and the probe pods still talk',
+    source: 'runbook "Removal"; istio.io ambient Helm uninstall; istio/istio#49067',
+    needs: ['cluster', 'istioOwnedByRun', 'kindNodes'],
+    timeout: 'helmUninstall',
+    async body(ctx) {
+      const { expect, kube, facts, profile, scope, timeouts } = ctx;
+      const ns = {
+        s: await scope.namespace({ ambient: true, prefix: 'removal-02-s' }),
+        c: await scope.namespace({ ambient: true, prefix: 'removal-02-c' }),
+      };
+      const [[sref, server] = []] = [
+        ...(await createPods(ctx, ns, { s: true, c: true }, [{ ns: 's', name: 'a' }], 'server')),
+      ];
+      const [[, client] = []] = [
+        ...(await createPods(ctx, ns, { s: true, c: true }, [{ ns: 'c', name: 'a' }], 'client')),
+      ];
+      const probe = () =>
+        talks(ctx, ns.c, client?.metadata?.name ?? '', sref ?? '', server?.status?.podIP ?? '');
+      expect((await probe()).ok, 'positive control before removal').toBe(true);
+
+      await unenroll(ctx, await ambientNamespaces(kube));
+      const target = { kubeconfig: facts.kubeconfig, ...(facts.context ? { context: facts.context } : {}) };
+      for (const r of [...profile.releases].reverse()) {
+        const argv = uninstallArgv(
+          { path: facts.helmPath, major: facts.helmMajor },
+          r.name,
+          facts.istioNamespace,
+          timeouts.helmUninstall,
+          target,
+        );
+        const res = await run(argv, { timeoutMs: timeouts.helmUninstall + 30_000 });
+        scope.log(`helm uninstall ${r.name}: exit ${res.exitCode}`);
+        expect(res.exitCode, `${argv.join(' ')}\n${res.stderr}`).toBe(0);
+      }
+      await deleteNamespaceAndWait(kube, facts.istioNamespace, timeouts.namespaceDelete);
+
+      const problems = await pollUntil({
+        what: 'the cluster and every node to be free of Istio (istio-cni cleans up its CNI entry and host rules as it shuts down)',
+        timeoutMs: timeouts.podReady,
+        intervalMs: 5000,
+        read: async () => {
+          const left = (await inventory(kube, facts.istioNamespace))
+            .filter((l) => !['CustomResourceDefinition', 'ConfigMap'].includes(l.kind))
+            .map(describeLeftover);
+          for (const node of facts.nodes) {
+            left.push(
+              ...istioCniLeftovers(splitDump(await nodeExec(node, NET_D_DUMP, timeouts.exec))).map(
+                (x) => `${node}: ${x}`,
+              ),
+            );
+            left.push(
+              ...istioRuleLeftovers(await nodeExec(node, RULES_DUMP, timeouts.exec)).map(
+                (x) => `${node}: ${x}`,
+              ),
+            );
+          }
+          left.push(...(await podsWithRedirection(kube)));
+          return left;
+        },
+        judge: (left) => ({ done: left.length === 0, seen: left.join('; ') }),
+      }).catch((e: unknown) => [e instanceof Error ? e.message : String(e)]);
+      scope.attach('after-removal.txt', problems.join('\n') || 'clean');
+      expect(problems).toEqual([]);
+      const after = await probe();
+      expect(after.ok, `the probe pods must still talk after removal: ${after.detail}`).toBe(true);
+    },
+  },
+  {
+    id: 'REMOVAL-03',
+    claim:
+      'what remains after removal is only what the profile allows (by default the 14 Istio CRDs kept by design and the istio-ca-root-cert ConfigMaps)',
+    source:
+      'istio.io ambient Helm uninstall ("deleting a chart via Helm doesn’t delete the installed CRDs"); istio/istio#23706',
+    needs: ['cluster', 'istioOwnedByRun'],
+    async body(ctx) {
+      const { expect, kube, facts, profile, scope, skip } = ctx;
+      const istiod = await kube.apps
+        .readNamespacedDeployment({ namespace: facts.istioNamespace, name: 'istiod' })
+        .catch(() => undefined);
+      if (istiod)
+        skip('Istio is still installed (REMOVAL-02 did not remove it), so there are no leftovers to judge');
+      const found = await inventory(kube, facts.istioNamespace);
+      const allowed = profile.doc.removal.allowedLeftovers;
+      scope.attach('leftovers.md', leftoversReport(found, allowed));
+      expect(diffLeftovers(found, allowed).unexpected.map(describeLeftover)).toEqual([]);
+    },
+  },
+]);
