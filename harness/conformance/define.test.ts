@@ -66,3 +66,14 @@ describe('the conformance project uses the suite order', () => {
     expect(config.test?.sequence?.sequencer).toBe(SuiteOrderSequencer);
   });
 });
+
+describe('test budget', () => {
+  it('is four times the larger of podReady and the test’s own timeout', async () => {
+    const { DEFAULT_TIMEOUTS } = await import('../timeouts.ts');
+    const { testBudget } = await import('./define.ts');
+    expect(testBudget({}, DEFAULT_TIMEOUTS)).toBe(4 * DEFAULT_TIMEOUTS.podReady);
+    expect(
+      testBudget({ timeout: 'helmUninstall' }, { ...DEFAULT_TIMEOUTS, helmUninstall: 10 * 60_000 }),
+    ).toBe(40 * 60_000);
+  });
+});

@@ -46,6 +46,14 @@ export interface ConformanceContext {
   skip: (reason: string) => never;
 }
 
+/**
+ * A hard ceiling for a whole test, so a hung call cannot stall the run: four times the larger of
+ * podReady (most tests start pods) and the test's own timeout.
+ */
+export function testBudget(t: Pick<ConformanceTest, 'timeout'>, timeouts: TimeoutTable): number {
+  return 4 * Math.max(timeouts.podReady, timeouts[t.timeout ?? 'podReady']);
+}
+
 export const ID_PATTERN = /^[A-Z]+-\d{2}$/;
 
 export function defineSuite(suite: string, tests: Omit<ConformanceTest, 'suite'>[]): ConformanceTest[] {

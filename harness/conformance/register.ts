@@ -9,7 +9,7 @@ import { DATAPLANE_MODE_LABEL, deleteNamespaceAndWait, ensureNamespace } from '.
 import { MANAGED_BY, MANAGED_BY_LABEL, RUN_ID_LABEL } from '../plan.ts';
 import { loadProfile, type Profile } from '../profile/load.ts';
 import { log } from '../progress.ts';
-import { deselected, unmetNeeds, type ConformanceTest, type TestScope } from './define.ts';
+import { deselected, testBudget, unmetNeeds, type ConformanceTest, type TestScope } from './define.ts';
 
 interface Fixtures {
   facts: RunFacts;
@@ -114,7 +114,7 @@ export function registerSuite(suite: string, tests: ConformanceTest[]): void {
           await Promise.resolve(allure.label('conformanceId', t.id)).catch(() => undefined);
 
           const scope = new Scope(t.id, kube, facts, profile);
-          const budget = profile.timeouts[t.timeout ?? 'podReady'] * 3;
+          const budget = testBudget(t, profile.timeouts);
           let failed = false;
           let timer: NodeJS.Timeout | undefined;
           try {
@@ -133,7 +133,7 @@ export function registerSuite(suite: string, tests: ConformanceTest[]): void {
                   () =>
                     reject(
                       new Error(
-                        `${t.id} exceeded its overall budget of ${Math.round(budget / 1000)}s (3 × ${t.timeout ?? 'podReady'})`,
+                        `${t.id} exceeded its overall budget of ${Math.round(budget / 1000)}s (4 × max(podReady, ${t.timeout ?? 'podReady'})); raise AMBIENT_TIMEOUT_${(t.timeout ?? 'podReady').replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()} on slow machines`,
                       ),
                     ),
                   budget,
