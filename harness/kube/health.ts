@@ -1,4 +1,11 @@
-import type { V1DaemonSet, V1Deployment, V1Node, V1Pod } from '@kubernetes/client-node';
+import type {
+  V1DaemonSet,
+  V1Deployment,
+  V1Node,
+  V1Pod,
+  V1Taint,
+  V1Toleration,
+} from '@kubernetes/client-node';
 import type { PollVerdict } from '../wait.ts';
 
 /** Pure judges of Kubernetes object state, shared by environment waits and conformance tests. */
@@ -113,4 +120,32 @@ export function perNodeCoverage(
     duplicated: [...byNode.entries()].filter(([, ps]) => ps.length > 1).map(([n]) => n),
     notReady: pods.filter((p) => !isPodReady(p)).map(describePod),
   };
+}
+
+/** Kubernetes toleration semantics for one taint (operator Exists / Equal, empty key = all keys, empty effect = all effects). */
+export function tolerates(tolerations: V1Toleration[], taint: V1Taint): boolean {
+  return tolerations.some((t) => {
+    if (t.effect && t.effect !== taint.effect) return false;
+    if (!t.key) return t.operator === 'Exists';
+    if (t.key !== taint.key) return false;
+    return t.operator === 'Exists' || (t.value ?? '') === (taint.value ?? '');
+  });
+}
+
+/**
+ * The nodes a DaemonSet should run on: its nodeSelector matches and every NoSchedule/NoExecute
+ * taint is tolerated (the DaemonSet controller adds tolerations for not-ready/unreachable/… itself).
+ */
+export function eligibleNodes(ds: V1DaemonSet, nodes: V1Node[]): string[] {
+  const spec = ds.spec?.template.spec;
+  const tolerations = spec?.tolerations ?? [];
+  const selector = spec?.nodeSelector ?? {};
+  return nodes
+    .filter((n) => Object.entries(selector).every(([k, v]) => n.metadata?.labels?.[k] === v))
+    .filter((n) =>
+      (n.spec?.taints ?? [])
+        .filter((t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute')
+        .every((t) => tolerates(tolerations, t)),
+    )
+    .map((n) => n.metadata?.name ?? '');
 }

@@ -14,7 +14,8 @@ import {
   toSamples,
 } from '../../harness/budget/measure.ts';
 import { defineSuite, type ConformanceContext } from '../../harness/conformance/define.ts';
-import { listPods } from '../../harness/kube/ops.ts';
+import { eligibleNodes } from '../../harness/kube/health.ts';
+import { ISTIO_OBJECTS, listPods } from '../../harness/kube/ops.ts';
 import { createPods, execBatchRunner } from '../../harness/netpol/matrix-case.ts';
 import { converge, type PlannedProbe } from '../../harness/probe/engine.ts';
 import { formatBytes } from '../../harness/quantity.ts';
@@ -171,10 +172,17 @@ export const budgetTests = defineSuite('budget', [
       scope.log(
         `ztunnel memory ${formatBytes(before.memory)} at ${before.pods} pods -> ${formatBytes(after.memory)} at ${after.pods} pods: ${formatBytes(Math.max(0, fit.slope))} per pod`,
       );
-      const expected = 1 + 2 * facts.nodes.length;
+      const nodeList = (await kube.core.listNode()).items;
+      const perNode = async (name: string) =>
+        eligibleNodes(
+          await kube.apps.readNamespacedDaemonSet({ namespace: facts.istioNamespace, name }),
+          nodeList,
+        ).length;
+      const expected =
+        1 + (await perNode(ISTIO_OBJECTS.cni.name)) + (await perNode(ISTIO_OBJECTS.ztunnel.name));
       expect(
         [before.istio, after.istio],
-        `istio-system pods (1 istiod + istio-cni-node and ztunnel on each of ${facts.nodes.length} nodes)`,
+        `istio-system pods (1 istiod + one istio-cni-node and one ztunnel per node they run on)`,
       ).toEqual([expected, expected]);
       expect(
         fit.slope,
