@@ -116,7 +116,6 @@ export function registerSuite(suite: string, tests: ConformanceTest[]): void {
           const scope = new Scope(t.id, kube, facts, profile);
           const budget = testBudget(t, profile.timeouts);
           let failed = false;
-          let timer: NodeJS.Timeout | undefined;
           try {
             await Promise.race([
               t.body({
@@ -129,15 +128,17 @@ export function registerSuite(suite: string, tests: ConformanceTest[]): void {
                 skip: (reason: string) => skip(`Skipping ${t.id}: ${reason}`),
               }),
               new Promise<never>((_, reject) => {
-                timer = globalThis.setTimeout(
+                // The test's overall deadline (a hung call cannot stall the run), not a sleep.
+                AbortSignal.timeout(budget).addEventListener(
+                  'abort',
                   () =>
                     reject(
                       new Error(
                         `${t.id} exceeded its overall budget of ${Math.round(budget / 1000)}s (4 × max(podReady, ${t.timeout ?? 'podReady'})); raise AMBIENT_TIMEOUT_${(t.timeout ?? 'podReady').replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()} on slow machines`,
                       ),
                     ),
-                  budget,
-                ); // poll-interval: a deadline, not a sleep
+                  { once: true },
+                );
               }),
             ]);
           } catch (e) {
@@ -152,7 +153,6 @@ export function registerSuite(suite: string, tests: ConformanceTest[]): void {
               log.info(`[${t.id}] diagnostics: ${files.length} file(s) in ${scope.artifactsDir}`);
             throw e;
           } finally {
-            if (timer) globalThis.clearTimeout(timer);
             if (failed && facts.keepOnFailure) {
               log.warn(
                 `[${t.id}] failed: keeping ${scope.namespaces.join(', ') || 'its resources'} (--keep-on-failure)`,

@@ -44,20 +44,24 @@ export async function execInPod(
   const exec = new Exec(kube.kc);
   return new Promise<ExecOutput>((resolve, reject) => {
     let done = false;
-    const timer = setTimeout(() => {
-      if (done) return;
-      done = true;
-      reject(
-        new Error(
-          `exec in ${namespace}/${pod} timed out after ${Math.round(timeoutMs / 1000)}s: ${command.slice(0, 3).join(' ')}…`,
-        ),
-      );
-    }, timeoutMs); // poll-interval: a deadline, not a sleep
+    const deadline = AbortSignal.timeout(timeoutMs);
+    deadline.addEventListener(
+      'abort',
+      () => {
+        if (done) return;
+        done = true;
+        reject(
+          new Error(
+            `exec in ${namespace}/${pod} timed out after ${Math.round(timeoutMs / 1000)}s: ${command.slice(0, 3).join(' ')}…`,
+          ),
+        );
+      },
+      { once: true },
+    );
     exec
       .exec(namespace, pod, container, command, stdout, stderr, null, false, (status) => {
         if (done) return;
         done = true;
-        clearTimeout(timer);
         resolve({ stdout: stdout.text(), stderr: stderr.text(), exitCode: exitCodeOf(status), status });
       })
       .then((ws) => {
@@ -65,14 +69,12 @@ export async function execInPod(
         (ws as unknown as { on(event: 'close', cb: () => void): void }).on('close', () => {
           if (done) return;
           done = true;
-          clearTimeout(timer);
           resolve({ stdout: stdout.text(), stderr: stderr.text(), exitCode: -1 });
         });
       })
       .catch((e: unknown) => {
         if (done) return;
         done = true;
-        clearTimeout(timer);
         reject(e instanceof Error ? e : new Error(String(e)));
       });
   });

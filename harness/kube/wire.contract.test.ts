@@ -34,6 +34,18 @@ describe('wire JSON and the client’s typed models', () => {
     });
   });
 
+  it('leaves Istio custom objects (no typed model) as they are', () => {
+    const ap = toWire(
+      {
+        metadata: { name: 'a', namespace: 'y' },
+        spec: { action: 'ALLOW', rules: [{ from: [{ source: { principals: ['p'] } }] }] },
+      },
+      'security.istio.io/v1',
+      'AuthorizationPolicy',
+    );
+    expect(ap.spec).toEqual({ action: 'ALLOW', rules: [{ from: [{ source: { principals: ['p'] } }] }] });
+  });
+
   it('sends `from` on the wire and reads it back into the model', async () => {
     const kc = path.join(mkdtempSync(path.join(os.tmpdir(), 'kc-')), 'kubeconfig');
     writeFileSync(kc, kubeconfigFor(api.url, 'fake'));
