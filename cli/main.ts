@@ -20,7 +20,7 @@ import { writeReports } from '../harness/report/write.ts';
 import { humanDuration, resolveTimeouts } from '../harness/timeouts.ts';
 import { helmMajor, resolveTool } from '../harness/tools.ts';
 import { catalog } from '../suites/catalog.ts';
-import { collectList, resolveSettings, type RunFlags } from './settings.ts';
+import { collectList, resolveSettings, type RunFlags } from '../harness/settings.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const VERSION = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string })

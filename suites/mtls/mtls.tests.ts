@@ -1,4 +1,5 @@
 import { defineSuite, type ConformanceContext } from '../../harness/conformance/define.ts';
+import { run } from '../../harness/exec.ts';
 import { execInPod } from '../../harness/kube/exec.ts';
 import {
   createPods,
@@ -15,6 +16,7 @@ import { connectionsBetween } from '../../harness/ztunnel/accesslog.ts';
 import { judgeCapture } from '../../harness/ztunnel/capture.ts';
 import { capturePod, startCapture } from '../../harness/ztunnel/capture-live.ts';
 import { findWorkload, judgeCertificate, spiffeOf } from '../../harness/ztunnel/configdump.ts';
+import { parseIstioctlWorkloads } from '../../harness/ztunnel/istioctl.ts';
 import { accessLogOf, configDumpOf, metricsOf, ztunnelByNode } from '../../harness/ztunnel/live.ts';
 import { select, sum } from '../../harness/ztunnel/metrics.ts';
 
@@ -104,6 +106,38 @@ export const mtlsTests = defineSuite('mtls', [
         judge: (out) => ({ done: out.length === 0, seen: out.join('; ') }),
       });
       expect(problems).toEqual([]);
+      // Cross-check with istioctl when it is installed (optional): same protocols in its table.
+      const version = await run(['istioctl', 'version', '--remote=false'], {
+        timeoutMs: timeouts.exec,
+        echo: false,
+      });
+      if (!version.notFound && version.exitCode === 0) {
+        const r = await run(
+          [
+            'istioctl',
+            'ztunnel-config',
+            'workloads',
+            '--kubeconfig',
+            facts.kubeconfig,
+            ...(facts.context ? ['--context', facts.context] : []),
+            '-i',
+            facts.istioNamespace,
+          ],
+          { timeoutMs: timeouts.exec },
+        );
+        const rows = parseIstioctlWorkloads(r.stdout);
+        ctx.scope.attach('istioctl-ztunnel-config-workloads.txt', r.stdout);
+        const mismatched = pods.filter((p) => {
+          const row = rows.find(
+            (x) => x.namespace === p.metadata?.namespace && x.podName === p.metadata?.name,
+          );
+          return row?.protocol !== (p.metadata?.namespace === ns.m ? 'HBONE' : 'TCP');
+        });
+        expect(
+          mismatched.map((p) => p.metadata?.name),
+          'istioctl ztunnel-config workloads disagrees',
+        ).toEqual([]);
+      } else ctx.scope.log('istioctl not on PATH: no cross-check');
     },
   },
   {
