@@ -231,7 +231,7 @@ describe('doctor without a Docker daemon (the real `docker info` output of this 
         timeoutMs: 5000,
         needDocker: false,
         cacheDir: cache(),
-        nodeVersion: 'v22.12.0',
+        nodeVersion: 'v22.19.0',
         freeDiskBytes: () => 50 * 1024 ** 3,
         totalMemBytes: () => 16 * 1024 ** 3,
       }),

@@ -122,12 +122,12 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
 
   const nodeVersion = opts.nodeVersion ?? process.version;
   const [maj, min] = nodeVersion.replace(/^v/, '').split('.').map(Number);
-  const nodeOk = (maj ?? 0) > 22 || ((maj ?? 0) === 22 && (min ?? 0) >= 12);
+  const nodeOk = (maj ?? 0) > 22 || ((maj ?? 0) === 22 && (min ?? 0) >= 19);
   checks.push({
     name: 'Node.js',
     status: nodeOk ? 'ok' : 'fail',
     detail: nodeVersion,
-    ...(nodeOk ? {} : { fix: 'use Node.js 22.12+ (npm scripts use the Node 24 from node_modules/.bin)' }),
+    ...(nodeOk ? {} : { fix: 'use Node.js 22.19+ (undici under @kubernetes/client-node 2 needs it; npm scripts use the Node 24 from node_modules/.bin)' }),
   });
 
   let dockerMem: number | undefined;
