@@ -127,7 +127,11 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
     name: 'Node.js',
     status: nodeOk ? 'ok' : 'fail',
     detail: nodeVersion,
-    ...(nodeOk ? {} : { fix: 'use Node.js 22.19+ (undici under @kubernetes/client-node 2 needs it; npm scripts use the Node 24 from node_modules/.bin)' }),
+    ...(nodeOk
+      ? {}
+      : {
+          fix: 'use Node.js 22.19+ (undici under @kubernetes/client-node 2 needs it; npm scripts use the Node 24 from node_modules/.bin)',
+        }),
   });
 
   let dockerMem: number | undefined;
