@@ -100,6 +100,7 @@ describe('run executes exactly the plan (fake kind, helm, docker and API server)
     expect(fake.calls('helm').filter((c) => c[0] !== 'version')).toEqual(
       commandsOf(plan, (id) => id.startsWith('addons.') || id.startsWith('istio.install.')),
     );
+    expect(fake.calls('docker')[0]).toEqual(plan.steps.find((s) => s.id === 'preflight')?.command?.slice(1));
     expect(statSync(settings.kubeconfig).mode & 0o777).toBe(0o600);
     expect(existsSync(path.join(settings.runDir, 'kind-config.yaml'))).toBe(true);
 

@@ -183,7 +183,9 @@ describe('plan for a fresh kind cluster', () => {
       phase: 'preflight',
       description: expect.any(String),
       when: 'always',
+      command: ['docker', 'info', '--format', '{{json .}}'],
     });
+    expect(json.steps.find((s) => s.id === 'cluster.api')?.command).toBeUndefined();
     expect(json.steps.find((s) => s.id === 'istio.install.istiod')?.command?.[1]).toBe('install');
   });
 });

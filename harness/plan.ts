@@ -117,8 +117,9 @@ export function buildPlan(input: PlanInput): Plan {
     id: 'preflight',
     phase: 'preflight',
     description: isKind
-      ? 'check Docker daemon, kind and helm versions, inotify limits, memory and disk (same checks as `doctor`)'
-      : 'check helm version and that the cluster API answers',
+      ? `check the Docker daemon (this command), then \`${kind.path} version\`, \`${input.helm.path} version --short\`, inotify limits, memory and disk (the checks of \`doctor\`)`
+      : `check \`${input.helm.path} version --short\`, memory and disk; the API is checked in cluster.api`,
+    ...(isKind ? { command: ['docker', 'info', '--format', '{{json .}}'] } : {}),
     when: 'always',
     timeout: 'preflight',
   });
@@ -305,7 +306,14 @@ export function buildPlan(input: PlanInput): Plan {
   steps.push({
     id: 'tests',
     phase: 'tests',
-    description: `run the conformance suites with Vitest (project "conformance")${selectionText(settings)}; each test gets its own namespace labelled ${RUN_ID_LABEL}=${settings.runId}`,
+    description: `run the conformance suites with Vitest (project "conformance")${selectionText(settings)}; each test gets its own namespace labelled ${RUN_ID_LABEL}=${settings.runId}. Commands the tests run themselves: \`istioctl ztunnel-config workloads\` if istioctl is on PATH (MTLS-01); \`${input.helm.path} uninstall\` of ${[
+      ...profile.releases,
+    ]
+      .reverse()
+      .map((r) => r.name)
+      .join(
+        ', ',
+      )} and \`docker exec <node>\` reads of /etc/cni/net.d and host rules (REMOVAL-02, Istio installed by this run on kind only)`,
     when: 'always',
   });
   steps.push({
