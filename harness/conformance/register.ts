@@ -5,7 +5,7 @@ import { describe, inject, test } from 'vitest';
 import { collectDiagnostics } from '../diagnostics.ts';
 import type { RunFacts } from '../facts.ts';
 import { makeClients, type KubeClients } from '../kube/client.ts';
-import { DATAPLANE_MODE_LABEL, deleteNamespaceAndWait, ensureNamespace } from '../kube/ops.ts';
+import { DATAPLANE_MODE_LABEL, deleteNamespace, ensureNamespace, waitNamespaceGone } from '../kube/ops.ts';
 import { MANAGED_BY, MANAGED_BY_LABEL, RUN_ID_LABEL } from '../plan.ts';
 import { loadProfile, type Profile } from '../profile/load.ts';
 import { log } from '../progress.ts';
@@ -32,6 +32,7 @@ class Scope implements TestScope {
   readonly artifactsDir: string;
   private undo: { description: string; fn: () => Promise<void> }[] = [];
   readonly namespaces: string[] = [];
+  private deleting: string[] = [];
   readonly id: string;
   private readonly kube: KubeClients;
   private readonly facts: RunFacts;
@@ -54,9 +55,11 @@ class Scope implements TestScope {
       ...(opts.ambient ? { [DATAPLANE_MODE_LABEL]: 'ambient' } : {}),
     });
     this.namespaces.push(name);
-    this.onCleanup(`delete namespace ${name}`, () =>
-      deleteNamespaceAndWait(this.kube, name, this.profile.timeouts.namespaceDelete),
-    );
+    // The delete is issued in LIFO order with the other undos; cleanup() then waits for all
+    // namespaces together, so a test with seven namespaces does not wait seven times in a row.
+    this.onCleanup(`delete namespace ${name}`, async () => {
+      if (await deleteNamespace(this.kube, name)) this.deleting.push(name);
+    });
     return name;
   }
 
@@ -89,6 +92,16 @@ class Scope implements TestScope {
         failures.push(`${u.description}: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
+    const gone = await Promise.allSettled(
+      this.deleting.map((n) => waitNamespaceGone(this.kube, n, this.profile.timeouts.namespaceDelete)),
+    );
+    gone.forEach((g, i) => {
+      if (g.status === 'rejected')
+        failures.push(
+          `namespace ${this.deleting[i] ?? ''}: ${g.reason instanceof Error ? g.reason.message : String(g.reason)}`,
+        );
+    });
+    this.deleting = [];
     return failures;
   }
 }

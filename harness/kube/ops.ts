@@ -58,12 +58,21 @@ export async function deleteNamespaceAndWait(
   name: string,
   timeoutMs: number,
 ): Promise<void> {
+  if (await deleteNamespace(kube, name)) await waitNamespaceGone(kube, name, timeoutMs);
+}
+
+/** Starts deleting a namespace; false when it was already gone. */
+export async function deleteNamespace(kube: KubeClients, name: string): Promise<boolean> {
   try {
     await withRetry(`delete namespace ${name}`, () => kube.core.deleteNamespace({ name }));
+    return true;
   } catch (e) {
-    if (isNotFound(e)) return;
+    if (isNotFound(e)) return false;
     throw e;
   }
+}
+
+export async function waitNamespaceGone(kube: KubeClients, name: string, timeoutMs: number): Promise<void> {
   await pollUntil({
     what: `namespace ${name} to be gone`,
     timeoutMs,
