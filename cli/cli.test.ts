@@ -73,6 +73,12 @@ describe('ambient-conformance plan --json', () => {
       expect(c[c.indexOf('--namespace') + 1]).toBe('istio-system');
       expect(c[c.indexOf('--repo') + 1]).toBe('https://istio-release.storage.googleapis.com/charts');
     }
+    expect(installs.map((s) => (s as { description?: string }).description?.split('; ').at(-1))).toEqual([
+      'no profile (as the docs install it)',
+      'profile: ambient',
+      'profile: ambient',
+      'no profile (as the docs install it)',
+    ]);
     const istiodValues = installs[1]?.command?.[(installs[1]?.command?.indexOf('--values') ?? 0) + 1] ?? '';
     expect(readFileSync(istiodValues, 'utf8')).toMatch(/^profile: ambient$/m);
   });

@@ -260,7 +260,7 @@ export function buildPlan(input: PlanInput): Plan {
       steps.push({
         id: `istio.install.${r.name}`,
         phase: 'istio',
-        description: `helm ${settings.mode === 'kind-reuse' ? 'upgrade --install' : 'install'} ${r.name} (chart ${r.chart} ${profile.doc.istio.version}, sync wave ${r.syncWave}) into ${istioNs}${values.files.length ? `, values ${values.files.map((f) => path.basename(f)).join(', ')}` : ''}`,
+        description: `helm ${settings.mode === 'kind-reuse' ? 'upgrade --install' : 'install'} ${r.name} (chart ${r.chart} ${profile.doc.istio.version}, sync wave ${r.syncWave}) into ${istioNs}${values.files.length ? `, values ${values.files.map((f) => path.basename(f)).join(', ')}` : ''}; ${typeof r.effectiveValues.profile === 'string' ? `profile: ${r.effectiveValues.profile}` : 'no profile (as the docs install it)'}`,
         command: installArgv(
           helm,
           {
