@@ -6,13 +6,16 @@ export default class PlainSummaryReporter implements Reporter {
     let passed = 0;
     let failed = 0;
     let skipped = 0;
-    for (const mod of testModules)
+    for (const mod of testModules) {
+      // A file that failed to load (a missing fixture, a syntax error) has no tests but is a failure.
+      if (mod.state() === 'failed' && mod.errors().length > 0) failed++;
       for (const t of mod.children.allTests()) {
         const s = t.result().state;
         if (s === 'passed') passed++;
         else if (s === 'failed') failed++;
         else skipped++;
       }
+    }
     process.stdout.write(`\ntests: ${passed} passed, ${failed} failed, ${skipped} skipped\n`);
   }
 }

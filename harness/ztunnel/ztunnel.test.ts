@@ -70,8 +70,8 @@ describe('config_dump', () => {
 });
 
 describe('access log', () => {
-  const src = parseAccessLog(fixture('ztunnel/access.log'));
-  const dst = parseAccessLog(fixture('ztunnel/access-dest.log'));
+  const src = parseAccessLog(fixture('ztunnel/access-source.txt'));
+  const dst = parseAccessLog(fixture('ztunnel/access-dest.txt'));
   it('reads text lines with quoted and unquoted fields, and skips other scopes', () => {
     expect(src).toHaveLength(3);
     expect(src[0]?.fields).toMatchObject({
