@@ -43,6 +43,7 @@ function addRunFlags(cmd: Command): Command {
     )
     .option('--keep', 'keep the cluster and test namespaces at the end')
     .option('--keep-on-failure', 'keep them only if something failed')
+    .option('--destructive', 'also run the opt-in checks that break the mesh on purpose (REMOVAL-04)')
     .option(
       '--only <ids>',
       'run only these test IDs (comma-separated or repeated; SUITE-* prefixes)',

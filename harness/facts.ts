@@ -16,6 +16,8 @@ export const FEATURES = {
   istioOwnedByRun: 'an Istio installed by this run (so the run may reconfigure or remove it)',
   /** The profile's meshed namespaces were created by this run (kind), so the run may deploy there. */
   namespacesOwnedByRun: 'meshed namespaces created by this run',
+  /** --destructive was given: checks that break the mesh on purpose may run (never by default). */
+  destructive: 'opt-in (--destructive) checks that break the mesh on purpose, on an Istio this run installed',
 } as const;
 
 export type Feature = keyof typeof FEATURES;

@@ -130,6 +130,14 @@ export class Orchestrator {
         this.ownsNamespaces,
         this.ownsNamespaces ? 'created by this run' : 'namespaces belong to the cluster owner',
       ),
+      destructive: feature(
+        s.destructive === true && this.ownsIstio,
+        s.destructive === true
+          ? this.ownsIstio
+            ? 'opted in with --destructive'
+            : 'Istio was installed before this run'
+          : 'not opted in (--destructive)',
+      ),
     };
     return {
       runId: s.runId,

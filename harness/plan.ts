@@ -72,6 +72,8 @@ export interface RunSettings {
   useExistingIstio: boolean;
   keep: boolean;
   keepOnFailure: boolean;
+  /** --destructive: run the opt-in checks that break the mesh on purpose (REMOVAL-04). */
+  destructive?: boolean;
   only: string[];
   skip: string[];
 }

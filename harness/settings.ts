@@ -18,6 +18,7 @@ export interface RunFlags {
   useExistingIstio?: boolean;
   keep?: boolean;
   keepOnFailure?: boolean;
+  destructive?: boolean;
   only?: string[];
   skip?: string[];
   reportsDir?: string;
@@ -122,6 +123,7 @@ export function resolveSettings(
     useExistingIstio: flags.useExistingIstio === true,
     keep: flags.keep === true || flags.reuse === true,
     keepOnFailure: flags.keepOnFailure === true,
+    destructive: flags.destructive === true,
     only,
     skip,
   };

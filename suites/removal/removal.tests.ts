@@ -1,7 +1,7 @@
 import { rolloutRestart, waitDeployment } from '../../harness/budget/collect.ts';
 import { defineSuite, type ConformanceContext } from '../../harness/conformance/define.ts';
 import { run } from '../../harness/exec.ts';
-import { uninstallArgv } from '../../harness/helm.ts';
+import { installArgv, uninstallArgv } from '../../harness/helm.ts';
 import { deleteNamespaceAndWait, listPods } from '../../harness/kube/ops.ts';
 import { createPods, execBatchRunner } from '../../harness/netpol/matrix-case.ts';
 import { converge } from '../../harness/probe/engine.ts';
@@ -20,6 +20,7 @@ import {
   RULES_DUMP,
   splitDump,
 } from '../../harness/removal/node-state.ts';
+import { valuesFilesFor } from '../../harness/plan.ts';
 import { pollUntil } from '../../harness/wait.ts';
 import { CLIENT_CONTAINER, pauseDeployment } from '../../harness/workloads.ts';
 import { findWorkload } from '../../harness/ztunnel/configdump.ts';
@@ -128,6 +129,114 @@ export const removalTests = defineSuite('removal', [
       await check('un-enrolled, no restart', 'TCP', undefined);
       await rolloutRestart(ctx, ns.s, 'serve');
       await check('after rollout restart', 'TCP', undefined);
+    },
+  },
+  {
+    id: 'REMOVAL-04',
+    claim:
+      'opt-in: uninstalling istio-cni while namespaces are still enrolled leaves pods redirected and cut off until they are restarted, which is why the runbook must un-enroll first',
+    source: 'istio/istio#49067; istio/istio.io#16002',
+    needs: ['cluster', 'istioOwnedByRun', 'destructive'],
+    timeout: 'helmInstall',
+    async body(ctx) {
+      const { expect, kube, facts, profile, scope, timeouts } = ctx;
+      const ns = {
+        s: await scope.namespace({ ambient: true, prefix: 'removal-04-s' }),
+        c: await scope.namespace({ ambient: true, prefix: 'removal-04-c' }),
+      };
+      await kube.apps.createNamespacedDeployment({
+        namespace: ns.s,
+        body: pauseDeployment({
+          name: 'serve',
+          namespace: ns.s,
+          runId: facts.runId,
+          replicas: 1,
+          serve: true,
+        }),
+      });
+      await waitDeployment(ctx, ns.s, 'serve');
+      const [[, client] = []] = [
+        ...(await createPods(ctx, ns, { s: true, c: true }, [{ ns: 'c', name: 'a' }], 'client')),
+      ];
+      const server = async () =>
+        (await listPods(kube, ns.s, 'app=serve')).find(
+          (p) => !p.metadata?.deletionTimestamp && p.status?.phase === 'Running',
+        );
+      const probe = async () => {
+        const p = await server();
+        return talks(
+          ctx,
+          ns.c,
+          client?.metadata?.name ?? '',
+          `${ns.s}/${p?.metadata?.name ?? ''}`,
+          p?.status?.podIP ?? '',
+        );
+      };
+      expect((await probe()).ok, 'positive control while istio-cni is installed').toBe(true);
+
+      // The runbook's removal deletes every Istio application at once: the data plane goes while
+      // namespaces are still enrolled. Remove ztunnel and istio-cni (reverse wave order) the same way.
+      const dataPlane = profile.releases.filter((r) => r.chart === 'cni' || r.chart === 'ztunnel');
+      const target = { kubeconfig: facts.kubeconfig, ...(facts.context ? { context: facts.context } : {}) };
+      const helm = { path: facts.helmPath, major: facts.helmMajor };
+      // Whatever happens next, put them back (the plan's installs, in wave order), so the run keeps a mesh.
+      scope.onCleanup(`reinstall ${dataPlane.map((r) => r.name).join(', ')}`, async () => {
+        for (const r of dataPlane) {
+          const again = await run(
+            installArgv(
+              helm,
+              {
+                release: r.name,
+                namespace: facts.istioNamespace,
+                chart: {
+                  repository: profile.doc.istio.chartRepository,
+                  chart: r.chart,
+                  version: profile.doc.istio.version,
+                },
+                valuesFiles: valuesFilesFor(r, facts.runDir).files,
+                timeoutMs: timeouts.helmInstall,
+                createNamespace: false,
+                upgrade: true,
+              },
+              target,
+            ),
+            { timeoutMs: timeouts.helmInstall + 30_000 },
+          );
+          if (again.exitCode !== 0) throw new Error(`reinstalling ${r.name} failed: ${again.stderr.trim()}`);
+        }
+      });
+      for (const r of [...dataPlane].reverse()) {
+        const un = await run(
+          uninstallArgv(helm, r.name, facts.istioNamespace, timeouts.helmUninstall, target),
+          { timeoutMs: timeouts.helmUninstall + 30_000 },
+        );
+        expect(un.exitCode, un.stderr).toBe(0);
+      }
+
+      const still = (await server())?.metadata?.annotations?.['ambient.istio.io/redirection'];
+      const broken = await probe();
+      scope.attach(
+        'what-users-meet.txt',
+        `after helm uninstall of ${dataPlane.map((r) => r.name).join(' and ')} with the namespaces still enrolled:\n  server annotation ambient.istio.io/redirection=${still ?? '(absent)'}\n  client -> server: ${broken.detail}`,
+      );
+      expect(
+        broken.ok,
+        `traffic kept flowing after the data plane was removed from under enrolled pods: ${broken.detail}`,
+      ).toBe(false);
+      await unenroll(ctx, [ns.s, ns.c]).catch(() => undefined);
+      await rolloutRestart(ctx, ns.s, 'serve');
+      const fresh = [
+        ...(await createPods(ctx, ns, { s: false, c: false }, [{ ns: 'c', name: 'a' }], 'client')),
+      ][0]?.[1];
+      const p = await server();
+      const healed = await talks(
+        ctx,
+        ns.c,
+        fresh?.metadata?.name ?? '',
+        `${ns.s}/${p?.metadata?.name ?? ''}`,
+        p?.status?.podIP ?? '',
+      );
+      expect(healed.ok, `restarted, un-enrolled pods must talk again: ${healed.detail}`).toBe(true);
     },
   },
   {
