@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { chartArgs, installArgv, uninstallArgv, type HelmTool, type KubeTarget } from './helm.ts';
+import { installArgv, uninstallArgv, type HelmTool, type KubeTarget } from './helm.ts';
 import {
   createArgv,
   deleteArgv,
@@ -401,5 +401,3 @@ export function planToJson(plan: Plan): {
     })),
   };
 }
-
-export { chartArgs };

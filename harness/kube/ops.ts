@@ -1,5 +1,4 @@
 import type { V1Namespace, V1Pod } from '@kubernetes/client-node';
-import { OperationError } from '../errors.ts';
 import { pollUntil } from '../wait.ts';
 import { isNotFound, withRetry, type KubeClients } from './client.ts';
 import {
@@ -172,9 +171,4 @@ export async function waitApiServiceAvailable(
       };
     },
   });
-}
-
-export function requireOk<T>(value: T | undefined, what: string): T {
-  if (value === undefined) throw new OperationError(`missing ${what}`);
-  return value;
 }

@@ -31,7 +31,6 @@ export function expectedClass(outcome: Outcome): ObservedClass {
  * src/proxy.rs) and then closes the client's already-accepted connection: to the client a
  * NetworkPolicy drop between meshed pods looks like a reset after about 10 s, not a timeout.
  */
-export const HBONE_CONNECT_TIMEOUT_MS = 10_000;
 const HBONE_TIMEOUT_FLOOR_MS = 9_000;
 
 /**

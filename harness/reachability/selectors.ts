@@ -23,18 +23,3 @@ export function matchesSelector(selector: LabelSelector, labels: Record<string, 
   }
   return true;
 }
-
-export function describeSelector(selector: LabelSelector | undefined): string {
-  if (!selector) return '(none)';
-  const parts = [
-    ...Object.entries(selector.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`),
-    ...(selector.matchExpressions ?? []).map((e) =>
-      e.operator === 'Exists'
-        ? e.key
-        : e.operator === 'DoesNotExist'
-          ? `!${e.key}`
-          : `${e.key} ${e.operator.toLowerCase()} (${(e.values ?? []).join(',')})`,
-    ),
-  ];
-  return parts.length ? parts.join(',') : '{} (all)';
-}
