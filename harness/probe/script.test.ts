@@ -84,7 +84,7 @@ describe('probe script with real curl', () => {
 
   it('gives a copy-paste reproduction', () => {
     expect(reproCommand('netpol-02-ab1', 'client', 'client', { id: 'x', ip: '10.244.1.7', port: 80 })).toBe(
-      "kubectl exec -n netpol-02-ab1 client -c client -- curl -sS --connect-timeout 5 --max-time 12 -w '\\n%{http_code}\\n' http://10.244.1.7:80/hostname http://10.244.1.7:80/clientip",
+      "kubectl exec -n netpol-02-ab1 client -c client -- curl -sS --fail-early --connect-timeout 5 --max-time 12 -w '\\n%{http_code}\\n' http://10.244.1.7:80/hostname http://10.244.1.7:80/clientip",
     );
   });
 });

@@ -29,6 +29,7 @@ export function curlArgs(spec: ProbeSpec, t: ProbeTimeouts): string[] {
   return [
     'curl',
     '-sS',
+    '--fail-early',
     '--connect-timeout',
     String(t.connectSeconds),
     '--max-time',
@@ -47,7 +48,8 @@ export function buildProbeScript(specs: ProbeSpec[], t: ProbeTimeouts = DEFAULT_
   const lines = [
     'p() {',
     '  t0=$(cut -d" " -f1 /proc/uptime)',
-    `  out=$(curl -sS --connect-timeout ${t.connectSeconds} --max-time ${t.maxSeconds} -w '\\n%{http_code}\\n' "http://$2/hostname" "http://$2/clientip" 2>&1)`,
+    // --fail-early: a failed first request ends the probe, so a dropped cell costs one timeout, not two.
+    `  out=$(curl -sS --fail-early --connect-timeout ${t.connectSeconds} --max-time ${t.maxSeconds} -w '\\n%{http_code}\\n' "http://$2/hostname" "http://$2/clientip" 2>&1)`,
     '  rc=$?',
     '  t1=$(cut -d" " -f1 /proc/uptime)',
     '  printf "PROBE %s rc=%s t0=%s t1=%s out=%s\\n" "$1" "$rc" "$t0" "$t1" "$(printf "%s" "$out" | base64 | tr -d "\\n")"',
