@@ -10,7 +10,9 @@ import { z } from 'zod';
  * - helm v4.2.1: SHA-256s as published next to the release archives (the same pins Argo CD keeps in
  *   hack/installers/checksums/helm-v4.2.1-*.tar.gz.sha256). Helm 3 (3.6+) on PATH is used as well.
  * - metrics-server chart 3.13.1 = v0.8.1, the release for Kubernetes 1.31-1.34 (v0.9.0 needs 1.34+ only).
- * - agnhost 2.66.1 (netexec server, curl client; alpine base with /bin/sh).
+ * - agnhost 2.53 (netexec server, curl client; alpine base with /bin/sh): the digest is the one a
+ *   cluster resolved for registry.k8s.io/e2e-test-images/agnhost:2.53 (a pod's status.imageID), seen
+ *   in several public projects; the 2.66.1 digest in circulation has a single third-party source.
  * - netshoot v0.11 (tcpdump, for the MTLS-03 wire capture), digest as pulled from Docker Hub.
  */
 const PinsSchema = z.object({
