@@ -4,7 +4,7 @@ import * as allure from 'allure-js-commons';
 import { describe, inject, test } from 'vitest';
 import { collectDiagnostics } from '../diagnostics.ts';
 import type { RunFacts } from '../facts.ts';
-import { makeClients, type KubeClients } from '../kube/client.ts';
+import { makeClients, userAgentFor, type KubeClients } from '../kube/client.ts';
 import { DATAPLANE_MODE_LABEL, deleteNamespace, ensureNamespace, waitNamespaceGone } from '../kube/ops.ts';
 import { MANAGED_BY, MANAGED_BY_LABEL, RUN_ID_LABEL } from '../plan.ts';
 import { loadProfile, type Profile } from '../profile/load.ts';
@@ -14,14 +14,12 @@ import { deselected, testBudget, unmetNeeds, type ConformanceTest, type TestScop
 interface Fixtures {
   facts: RunFacts;
   profile: Profile;
-  kube: KubeClients;
 }
 
 /** The extended test: facts (provided by globalSetup), the loaded profile and a typed client per file. */
 const conformance = test.extend<Fixtures>({
   facts: [async ({}, use) => use(inject('facts')), { scope: 'file' }],
   profile: [async ({ facts }, use) => use(loadProfile(facts.profilePath)), { scope: 'file' }],
-  kube: [async ({ facts }, use) => use(makeClients(facts.kubeconfig, facts.context)), { scope: 'file' }],
 });
 
 function randomSuffix(): string {
@@ -114,69 +112,67 @@ class Scope implements TestScope {
 export function registerSuite(suite: string, tests: ConformanceTest[]): void {
   describe(suite, () => {
     for (const t of tests) {
-      conformance(
-        `${t.id} ${t.claim}`,
-        { timeout: 0 },
-        async ({ facts, profile, kube, expect, skip, task }) => {
-          task.meta.conformanceId = t.id;
-          task.meta.conformanceSuite = suite;
-          const notSelected = deselected(t.id, facts);
-          if (notSelected) return skip(notSelected);
-          const unmet = unmetNeeds(t, facts);
-          if (unmet) return skip(unmet);
-          await Promise.resolve(allure.label('conformanceId', t.id)).catch(() => undefined);
+      conformance(`${t.id} ${t.claim}`, { timeout: 0 }, async ({ facts, profile, expect, skip, task }) => {
+        task.meta.conformanceId = t.id;
+        task.meta.conformanceSuite = suite;
+        const notSelected = deselected(t.id, facts);
+        if (notSelected) return skip(notSelected);
+        const unmet = unmetNeeds(t, facts);
+        if (unmet) return skip(unmet);
+        await Promise.resolve(allure.label('conformanceId', t.id)).catch(() => undefined);
 
-          const scope = new Scope(t.id, kube, facts, profile);
-          const budget = testBudget(t, profile.timeouts);
-          let failed = false;
-          try {
-            await Promise.race([
-              t.body({
-                expect,
-                facts,
-                profile,
-                kube,
-                timeouts: profile.timeouts,
-                scope,
-                skip: (reason: string) => skip(`Skipping ${t.id}: ${reason}`),
-              }),
-              new Promise<never>((_, reject) => {
-                // The test's overall deadline (a hung call cannot stall the run), not a sleep.
-                AbortSignal.timeout(budget).addEventListener(
-                  'abort',
-                  () =>
-                    reject(
-                      new Error(
-                        `${t.id} exceeded its overall budget of ${Math.round(budget / 1000)}s (4 × max(podReady, ${t.timeout ?? 'podReady'})); raise AMBIENT_TIMEOUT_${(t.timeout ?? 'podReady').replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()} on slow machines`,
-                      ),
+        // A client per test, whose User-Agent names the test in the API server's audit log.
+        const kube = makeClients(facts.kubeconfig, facts.context, userAgentFor(t.id));
+        const scope = new Scope(t.id, kube, facts, profile);
+        const budget = testBudget(t, profile.timeouts);
+        let failed = false;
+        try {
+          await Promise.race([
+            t.body({
+              expect,
+              facts,
+              profile,
+              kube,
+              timeouts: profile.timeouts,
+              scope,
+              skip: (reason: string) => skip(`Skipping ${t.id}: ${reason}`),
+            }),
+            new Promise<never>((_, reject) => {
+              // The test's overall deadline (a hung call cannot stall the run), not a sleep.
+              AbortSignal.timeout(budget).addEventListener(
+                'abort',
+                () =>
+                  reject(
+                    new Error(
+                      `${t.id} exceeded its overall budget of ${Math.round(budget / 1000)}s (4 × max(podReady, ${t.timeout ?? 'podReady'})); raise AMBIENT_TIMEOUT_${(t.timeout ?? 'podReady').replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()} on slow machines`,
                     ),
-                  { once: true },
-                );
-              }),
-            ]);
-          } catch (e) {
-            failed = true;
-            const files = await collectDiagnostics(kube, {
-              dir: scope.artifactsDir,
-              istioNamespace: facts.istioNamespace,
-              namespaces: scope.namespaces,
-              deadlineMs: profile.timeouts.diagnostics,
-            }).catch(() => []);
-            if (files.length)
-              log.info(`[${t.id}] diagnostics: ${files.length} file(s) in ${scope.artifactsDir}`);
-            throw e;
-          } finally {
-            if (failed && facts.keepOnFailure) {
-              log.warn(
-                `[${t.id}] failed: keeping ${scope.namespaces.join(', ') || 'its resources'} (--keep-on-failure)`,
+                  ),
+                { once: true },
               );
-            } else {
-              const problems = await scope.cleanup();
-              if (problems.length) log.warn(`[${t.id}] cleanup problems: ${problems.join('; ')}`);
-            }
+            }),
+          ]);
+        } catch (e) {
+          failed = true;
+          const files = await collectDiagnostics(kube, {
+            dir: scope.artifactsDir,
+            istioNamespace: facts.istioNamespace,
+            namespaces: scope.namespaces,
+            deadlineMs: profile.timeouts.diagnostics,
+          }).catch(() => []);
+          if (files.length)
+            log.info(`[${t.id}] diagnostics: ${files.length} file(s) in ${scope.artifactsDir}`);
+          throw e;
+        } finally {
+          if (failed && facts.keepOnFailure) {
+            log.warn(
+              `[${t.id}] failed: keeping ${scope.namespaces.join(', ') || 'its resources'} (--keep-on-failure)`,
+            );
+          } else {
+            const problems = await scope.cleanup();
+            if (problems.length) log.warn(`[${t.id}] cleanup problems: ${problems.join('; ')}`);
           }
-        },
-      );
+        }
+      });
     }
   });
 }

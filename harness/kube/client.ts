@@ -5,11 +5,14 @@ import {
   ApiregistrationV1Api,
   AppsV1Api,
   CoreV1Api,
+  createConfiguration,
   CustomObjectsApi,
   KubeConfig,
   KubernetesObjectApi,
   NetworkingV1Api,
   RbacAuthorizationV1Api,
+  ServerConfiguration,
+  setHeaderMiddleware,
   VersionApi,
 } from '@kubernetes/client-node';
 import pRetry from 'p-retry';
@@ -29,22 +32,48 @@ export interface KubeClients {
   version: VersionApi;
 }
 
-export function makeClients(kubeconfig: string, context?: string): KubeClients {
+export const USER_AGENT = 'ambient-conformance';
+
+/**
+ * Like KubeConfig.makeApiClient, with our own User-Agent: "ambient-conformance (NETPOL-02)" in the
+ * API server's audit log points back to the test that made the call.
+ */
+function apiClient<T>(
+  kc: KubeConfig,
+  Api: new (config: ReturnType<typeof createConfiguration>) => T,
+  userAgent: string,
+): T {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('No active cluster in the kubeconfig');
+  return new Api(
+    createConfiguration({
+      baseServer: new ServerConfiguration(cluster.server, {}),
+      authMethods: { default: kc },
+      middleware: [setHeaderMiddleware('User-Agent', userAgent)],
+    }),
+  );
+}
+
+export function userAgentFor(testId?: string): string {
+  return testId ? `${USER_AGENT} (${testId})` : USER_AGENT;
+}
+
+export function makeClients(kubeconfig: string, context?: string, userAgent = userAgentFor()): KubeClients {
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
   if (context) kc.setCurrentContext(context);
   return {
     kc,
-    core: kc.makeApiClient(CoreV1Api),
-    apps: kc.makeApiClient(AppsV1Api),
-    admission: kc.makeApiClient(AdmissionregistrationV1Api),
-    apiext: kc.makeApiClient(ApiextensionsV1Api),
-    apireg: kc.makeApiClient(ApiregistrationV1Api),
-    networking: kc.makeApiClient(NetworkingV1Api),
-    rbac: kc.makeApiClient(RbacAuthorizationV1Api),
-    custom: kc.makeApiClient(CustomObjectsApi),
+    core: apiClient(kc, CoreV1Api, userAgent),
+    apps: apiClient(kc, AppsV1Api, userAgent),
+    admission: apiClient(kc, AdmissionregistrationV1Api, userAgent),
+    apiext: apiClient(kc, ApiextensionsV1Api, userAgent),
+    apireg: apiClient(kc, ApiregistrationV1Api, userAgent),
+    networking: apiClient(kc, NetworkingV1Api, userAgent),
+    rbac: apiClient(kc, RbacAuthorizationV1Api, userAgent),
+    custom: apiClient(kc, CustomObjectsApi, userAgent),
     objects: KubernetesObjectApi.makeApiClient(kc),
-    version: kc.makeApiClient(VersionApi),
+    version: apiClient(kc, VersionApi, userAgent),
   };
 }
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubeconfigFor, startFakeApiServer, type FakeApiServer } from '../../test/helpers/fake-apiserver.ts';
 import { createNetworkPolicy, readState } from '../netpol/matrix-case.ts';
 import { fromNamespace, policy, tcp } from '../netpol/policies.ts';
-import { makeClients } from './client.ts';
+import { makeClients, userAgentFor } from './client.ts';
 import { toTyped, toWire } from './wire.ts';
 
 /**
@@ -23,6 +23,15 @@ const np = policy('y', 'from-x', 'r1', {
   podSelector: {},
   policyTypes: ['Ingress'],
   ingress: [{ from: [fromNamespace('x')], ports: tcp(15008, 80) }],
+});
+
+describe('API clients', () => {
+  it('name the test in their User-Agent', async () => {
+    const kc = path.join(mkdtempSync(path.join(os.tmpdir(), 'kc-')), 'kubeconfig');
+    writeFileSync(kc, kubeconfigFor(api.url, 'fake'));
+    await makeClients(kc, 'fake', userAgentFor('NETPOL-02')).version.getCode();
+    expect(api.agents.at(-1)).toBe('ambient-conformance (NETPOL-02)');
+  });
 });
 
 describe('wire JSON and the client’s typed models', () => {

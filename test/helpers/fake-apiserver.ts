@@ -9,6 +9,8 @@ import type { AddressInfo } from 'node:net';
 export interface FakeApiServer {
   url: string;
   requests: string[];
+  /** The User-Agent of each request. */
+  agents: string[];
   /** Bodies received by POST, by path. */
   bodies: Map<string, unknown[]>;
   namespaces: Map<string, Record<string, unknown>>;
@@ -32,10 +34,12 @@ export async function startFakeApiServer(opts: { istioReady?: boolean } = {}): P
   ]);
   const requests: string[] = [];
   const bodies = new Map<string, unknown[]>();
+  const agents: string[] = [];
   const istioReady = opts.istioReady ?? true;
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     requests.push(`${req.method} ${url.pathname}`);
+    agents.push(req.headers['user-agent'] ?? '');
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
@@ -174,6 +178,7 @@ export async function startFakeApiServer(opts: { istioReady?: boolean } = {}): P
     url: `http://127.0.0.1:${port}`,
     requests,
     bodies,
+    agents,
     namespaces,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
