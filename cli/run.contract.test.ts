@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixture, makeFakeBin } from '../test/helpers/fake-bin.ts';
+import { fakeClusterTools } from '../test/helpers/fake-bin.ts';
 import { kubeconfigFor, startFakeApiServer, type FakeApiServer } from '../test/helpers/fake-apiserver.ts';
 
 /**
@@ -24,23 +24,7 @@ describe('ambient-conformance run (pipeline contract)', () => {
     const reports = path.join(home, 'reports');
     const template = path.join(home, 'kubeconfig.template');
     writeFileSync(template, kubeconfigFor(api.url, 'kind-ambient-conformance-e2e1'));
-    const fake = makeFakeBin({
-      docker: [{ match: 'info', stdout: fixture('docker/info-daemon-up.stdout') }],
-      kind: [
-        { match: 'version', stdout: fixture('kind/version.stdout') },
-        { match: 'get clusters', stderr: fixture('kind/get-clusters-none.stderr') },
-        {
-          match: 'create cluster',
-          stderr: fixture('kind/create-ok.stderr'),
-          script: `while [ $# -gt 0 ]; do if [ "$1" = --kubeconfig ]; then cp '${template}' "$2"; fi; shift; done`,
-        },
-        { match: 'delete cluster', stderr: fixture('kind/delete.stderr') },
-      ],
-      helm: [
-        { match: 'version', stdout: fixture('helm/version-short-v4.stdout') },
-        { match: 'install', stdout: 'STATUS: deployed\n' },
-      ],
-    });
+    const fake = fakeClusterTools(template);
     const r = await execa(
       process.execPath,
       [BIN, 'run', '--cluster-name', 'ambient-conformance-e2e1', '--skip', '*', '--reports-dir', reports],

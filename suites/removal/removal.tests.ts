@@ -70,6 +70,28 @@ async function protocolOf(ctx: ConformanceContext, namespace: string, pod: strin
   );
 }
 
+/** A meshed server Deployment (so it can be rollout-restarted) and a meshed client, in namespaces of their own. */
+async function servedPair(ctx: ConformanceContext, prefix: string) {
+  const { kube, facts, scope } = ctx;
+  const ns = {
+    s: await scope.namespace({ ambient: true, prefix: `${prefix}-s` }),
+    c: await scope.namespace({ ambient: true, prefix: `${prefix}-c` }),
+  };
+  await kube.apps.createNamespacedDeployment({
+    namespace: ns.s,
+    body: pauseDeployment({ name: 'serve', namespace: ns.s, runId: facts.runId, replicas: 1, serve: true }),
+  });
+  await waitDeployment(ctx, ns.s, 'serve');
+  const [[, client] = []] = [
+    ...(await createPods(ctx, ns, { s: true, c: true }, [{ ns: 'c', name: 'a' }], 'client')),
+  ];
+  const server = async () =>
+    (await listPods(kube, ns.s, 'app=serve')).find(
+      (p) => !p.metadata?.deletionTimestamp && p.status?.phase === 'Running',
+    );
+  return { ns, client, server };
+}
+
 export const removalTests = defineSuite('removal', [
   {
     id: 'REMOVAL-01',
@@ -79,29 +101,8 @@ export const removalTests = defineSuite('removal', [
     needs: ['cluster'],
     timeout: 'podReady',
     async body(ctx) {
-      const { expect, kube, facts, scope } = ctx;
-      const ns = {
-        s: await scope.namespace({ ambient: true, prefix: 'removal-01-s' }),
-        c: await scope.namespace({ ambient: true, prefix: 'removal-01-c' }),
-      };
-      await kube.apps.createNamespacedDeployment({
-        namespace: ns.s,
-        body: pauseDeployment({
-          name: 'serve',
-          namespace: ns.s,
-          runId: facts.runId,
-          replicas: 1,
-          serve: true,
-        }),
-      });
-      await waitDeployment(ctx, ns.s, 'serve');
-      const [[, client] = []] = [
-        ...(await createPods(ctx, ns, { s: true, c: true }, [{ ns: 'c', name: 'a' }], 'client')),
-      ];
-      const server = async () =>
-        (await listPods(kube, ns.s, 'app=serve')).find(
-          (p) => !p.metadata?.deletionTimestamp && p.status?.phase === 'Running',
-        );
+      const { expect } = ctx;
+      const { ns, client, server } = await servedPair(ctx, 'removal-01');
       const check = async (stage: string, wantProtocol: string, wantAnnotation: string | undefined) => {
         const state = await pollUntil({
           what: `${stage}: the server pod to be ${wantProtocol} in ztunnel with redirection=${wantAnnotation ?? '(absent)'}`,
@@ -139,29 +140,8 @@ export const removalTests = defineSuite('removal', [
     needs: ['cluster', 'istioOwnedByRun', 'destructive'],
     timeout: 'helmInstall',
     async body(ctx) {
-      const { expect, kube, facts, profile, scope, timeouts } = ctx;
-      const ns = {
-        s: await scope.namespace({ ambient: true, prefix: 'removal-04-s' }),
-        c: await scope.namespace({ ambient: true, prefix: 'removal-04-c' }),
-      };
-      await kube.apps.createNamespacedDeployment({
-        namespace: ns.s,
-        body: pauseDeployment({
-          name: 'serve',
-          namespace: ns.s,
-          runId: facts.runId,
-          replicas: 1,
-          serve: true,
-        }),
-      });
-      await waitDeployment(ctx, ns.s, 'serve');
-      const [[, client] = []] = [
-        ...(await createPods(ctx, ns, { s: true, c: true }, [{ ns: 'c', name: 'a' }], 'client')),
-      ];
-      const server = async () =>
-        (await listPods(kube, ns.s, 'app=serve')).find(
-          (p) => !p.metadata?.deletionTimestamp && p.status?.phase === 'Running',
-        );
+      const { expect, facts, profile, scope, timeouts } = ctx;
+      const { ns, client, server } = await servedPair(ctx, 'removal-04');
       const probe = async () => {
         const p = await server();
         return talks(

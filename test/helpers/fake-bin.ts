@@ -92,3 +92,28 @@ export async function withEnv<T>(env: Record<string, string | undefined>, fn: ()
 export function fixture(...parts: string[]): string {
   return readFileSync(path.join(import.meta.dirname, '..', 'fixtures', ...parts), 'utf8');
 }
+
+/**
+ * docker, kind and helm as a healthy machine has them: the daemon answers, `kind create cluster`
+ * writes a kubeconfig (pointing at a fake API server) where --kubeconfig says, helm installs.
+ */
+export function fakeClusterTools(kubeconfigTemplate: string, extraKind: FakeResponse[] = []): FakeBin {
+  return makeFakeBin({
+    docker: [{ match: 'info', stdout: fixture('docker/info-daemon-up.stdout') }],
+    kind: [
+      { match: 'version', stdout: fixture('kind/version.stdout') },
+      { match: 'get clusters', stderr: fixture('kind/get-clusters-none.stderr') },
+      {
+        match: 'create cluster',
+        stderr: fixture('kind/create-ok.stderr'),
+        script: `while [ $# -gt 0 ]; do if [ "$1" = --kubeconfig ]; then cp '${kubeconfigTemplate}' "$2"; fi; shift; done`,
+      },
+      { match: 'delete cluster', stderr: fixture('kind/delete.stderr') },
+      ...extraKind,
+    ],
+    helm: [
+      { match: 'version', stdout: fixture('helm/version-short-v4.stdout') },
+      { match: 'install', stdout: 'STATUS: deployed\n' },
+    ],
+  });
+}
