@@ -38,7 +38,7 @@ describe('the embedded homelab profile', () => {
   it('pins Istio 1.28.3 from the official Helm repository', () => {
     expect(p.embedded).toBe(true);
     expect(p.doc.istio.version).toBe('1.28.3');
-    expect(p.doc.istio.chartRepository).toBe('https://istio-release.storage.googleapis.com/charts');
+    expect(p.doc.istio.chartRepository).toBe('https://blob.istio.io/istio-release/charts');
     expect(p.doc.istio.namespace).toBe('istio-system');
   });
 
@@ -185,5 +185,104 @@ describe('bad profiles exit 2 with the field, what was expected and what was fou
   it('the control namespace cannot be meshed', () => {
     const e = loadError(variant((d) => (d.mesh.controlNamespace = 'loki')));
     expect(e.message).toContain('mesh.controlNamespace');
+  });
+});
+
+describe("Istio's retired chart and image hosts", () => {
+  it('the embedded profile names no retired host and needs no hub of its own (1.28 publishes docker.io/istio)', () => {
+    const p = loadProfile(undefined, { env: {} });
+    expect(p.retiredHosts).toEqual([]);
+    expect(p.warnings.join('\n')).not.toMatch(/retire/);
+    expect(p.releases.every((r) => r.planSet.length === 0)).toBe(true);
+  });
+
+  it.each([
+    [
+      'https://istio-release.storage.googleapis.com/charts',
+      'https://blob.istio.io/istio-release/charts',
+      'Helm chart repository',
+    ],
+    ['oci://gcr.io/istio-release/charts', 'oci://ghcr.io/istio/release/charts', 'OCI chart repository'],
+  ])('warns on istio.chartRepository %s, naming its replacement', (repo, replacement, kind) => {
+    const p = loadProfile(
+      variant((d) => {
+        d.istio.chartRepository = repo;
+      }),
+      { env: {} },
+    );
+    expect(p.retiredHosts).toHaveLength(1);
+    expect(p.retiredHosts[0]).toMatchObject({ field: 'istio.chartRepository', value: repo, replacement });
+    const w = p.warnings.find((x) => x.includes('istio.chartRepository'));
+    expect(w).toContain(`(${kind}) is ${repo}`);
+    expect(w).toContain(`use ${replacement}`);
+  });
+
+  it('warns on hub, global.hub and image fields of values files and inline values, naming file and field', () => {
+    const file = variant(
+      (d) => {
+        d.istio.releases[3].values = { image: 'gcr.io/istio-release/ztunnel:1.28.3' };
+      },
+      {
+        'istiod-values.yaml':
+          'profile: ambient\nhub: gcr.io/istio-release\nglobal:\n  hub: registry.istio.io/release\n',
+      },
+    );
+    const p = loadProfile(file, { env: {} });
+    expect(p.retiredHosts.map((r) => [path.basename(r.file), r.field, r.retired])).toEqual([
+      ['istiod-values.yaml', 'hub', 'gcr.io/istio-release'],
+      ['istiod-values.yaml', 'global.hub', 'registry.istio.io/release'],
+      ['profile.yaml', 'istio.releases[3].values.image', 'gcr.io/istio-release'],
+    ]);
+    expect(p.warnings.filter((w) => /retires in December 2026/.test(w))).toHaveLength(3);
+    expect(
+      p.warnings.some((w) =>
+        w.includes('istiod-values.yaml: global.hub (image hub) is registry.istio.io/release'),
+      ),
+    ).toBe(true);
+    expect(p.warnings.some((w) => w.includes('istio.releases[3].values.image (image reference)'))).toBe(true);
+  });
+
+  it('refuses Istio 1.31 from a retired host: it was never published there', () => {
+    const e = loadError(
+      variant((d) => {
+        d.istio.version = '1.31.1';
+        d.istio.chartRepository = 'https://istio-release.storage.googleapis.com/charts';
+      }),
+    );
+    expect(e.exitCode).toBe(2);
+    expect(e.message).toContain('istio.chartRepository');
+    expect(e.details.expected).toContain('https://blob.istio.io/istio-release/charts');
+    expect(e.details.seen).toBe('https://istio-release.storage.googleapis.com/charts');
+  });
+
+  it('sets global.hub: docker.io/istio for Istio 1.30+ on the charts that render images, and says so', () => {
+    const p = loadProfile(
+      variant((d) => {
+        d.istio.version = '1.30.5';
+      }),
+      { env: {} },
+    );
+    expect(Object.fromEntries(p.releases.map((r) => [r.chart, r.planSet]))).toEqual({
+      base: [],
+      istiod: ['global.hub=docker.io/istio'],
+      cni: ['global.hub=docker.io/istio'],
+      ztunnel: ['global.hub=docker.io/istio'],
+    });
+    expect(p.notices.join('\n')).toMatch(
+      /istiod, istio-cni, ztunnel: the plan sets global.hub=docker.io\/istio/,
+    );
+    expect(p.notices.join('\n')).toContain('registry.istio.io/release');
+  });
+
+  it('leaves the hub to a 1.30+ profile that sets global.hub itself', () => {
+    const p = loadProfile(
+      variant((d) => {
+        d.istio.version = '1.30.5';
+        for (const r of d.istio.releases) r.values = { global: { hub: 'mirror.example.com/istio' } };
+      }),
+      { env: {} },
+    );
+    expect(p.releases.every((r) => r.planSet.length === 0)).toBe(true);
+    expect(p.retiredHosts).toEqual([]);
   });
 });

@@ -4,6 +4,14 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { UserInputError } from '../errors.ts';
+import {
+  checkChartRepository,
+  chartsDefaultToRetiredHub,
+  describeRetiredReference,
+  hubOverride,
+  scanValues,
+  type RetiredHostReference,
+} from '../istio/hosts.ts';
 import { resolveTimeouts, type TimeoutTable } from '../timeouts.ts';
 import { ProfileSchema, type ChartName, type ProfileDoc, type ReleaseSpec } from './schema.ts';
 
@@ -24,6 +32,11 @@ export interface ResolvedRelease extends ReleaseSpec {
   valuesPath?: string;
   /** valuesFile merged with inline values (for checks and the report; helm gets both). */
   effectiveValues: Record<string, unknown>;
+  /**
+   * `--set` entries the plan adds after the user's values, e.g. `global.hub=docker.io/istio` for
+   * Istio 1.30+ charts that would otherwise pull from a retired registry (istio/hosts.ts).
+   */
+  planSet: string[];
 }
 
 export interface Profile {
@@ -37,7 +50,12 @@ export interface Profile {
   /** e.g. "1.34.0", from the node image tag. */
   kubernetesVersion: string;
   timeouts: TimeoutTable;
+  /** Problems the user should fix, printed by plan, run and doctor and listed in the report. */
   warnings: string[];
+  /** What the tool decided for the user (e.g. an image hub it sets), printed and reported. */
+  notices: string[];
+  /** Every field of the profile and its values files that names a retired Istio host. */
+  retiredHosts: RetiredHostReference[];
 }
 
 export interface LoadOptions {
@@ -178,6 +196,7 @@ export function loadProfile(file: string | undefined, options: LoadOptions = {})
       ordered.map((r) => `${r.name}:${r.syncWave}`).join(', '),
     );
 
+  const fileValuesOf = new Map<string, Record<string, unknown>>();
   const releases: ResolvedRelease[] = ordered.map((r) => {
     let fileValues: Record<string, unknown> = {};
     let valuesPath: string | undefined;
@@ -187,6 +206,7 @@ export function loadProfile(file: string | undefined, options: LoadOptions = {})
       if (v !== null && v !== undefined && !isPlainObject(v))
         throw bad(valuesPath, '(root)', 'a YAML mapping of Helm values', v);
       fileValues = (v as Record<string, unknown> | null) ?? {};
+      fileValuesOf.set(r.name, fileValues);
     }
     const effectiveValues = deepMerge(fileValues, r.values ?? {});
     if (NEEDS_AMBIENT_PROFILE.has(r.chart) && effectiveValues.profile !== 'ambient') {
@@ -208,8 +228,53 @@ export function loadProfile(file: string | undefined, options: LoadOptions = {})
         'remove global.platform; kind needs no platform value',
       );
     }
-    return { ...r, ...(valuesPath === undefined ? {} : { valuesPath }), effectiveValues };
+    const hub = hubOverride(r.chart, doc.istio.version, effectiveValues);
+    return {
+      ...r,
+      ...(valuesPath === undefined ? {} : { valuesPath }),
+      effectiveValues,
+      planSet: hub === undefined ? [] : [hub],
+    };
   });
+
+  // Istio's retired chart and image hosts (December 2026): warn on each field that names one;
+  // refuse a version that was never published there, since nothing could install.
+  const retiredHosts: RetiredHostReference[] = [];
+  const repo = checkChartRepository(
+    source,
+    'istio.chartRepository',
+    doc.istio.chartRepository,
+    doc.istio.version,
+  );
+  if (repo) retiredHosts.push(repo);
+  doc.istio.releases.forEach((r, i) => {
+    const valuesPath = releases.find((x) => x.name === r.name)?.valuesPath;
+    if (valuesPath !== undefined)
+      retiredHosts.push(...scanValues(valuesPath, fileValuesOf.get(r.name) ?? {}, doc.istio.version));
+    if (r.values !== undefined)
+      retiredHosts.push(...scanValues(source, r.values, doc.istio.version, `istio.releases[${i}].values`));
+  });
+  for (const ref of retiredHosts) {
+    if (ref.notPublished)
+      throw bad(
+        ref.file,
+        ref.field,
+        `a host that publishes Istio ${doc.istio.version}: ${ref.replacement}`,
+        ref.value,
+        `Istio ${doc.istio.version} was never published on ${ref.retired}; use ${ref.replacement}`,
+      );
+    warnings.push(describeRetiredReference(ref, displayPath(ref.file)));
+  }
+  const notices: string[] = [];
+  const hubSet = releases.filter((r) => r.planSet.length > 0);
+  if (hubSet.length > 0)
+    notices.push(
+      `${hubSet.map((r) => r.name).join(', ')}: the plan sets ${hubSet[0]?.planSet[0] ?? ''}, because Istio ${doc.istio.version}'s published charts default their image hub to registry.istio.io/release, which Istio retires in December 2026 (set global.hub in the values to choose another)`,
+    );
+  else if (chartsDefaultToRetiredHub(doc.istio.version))
+    notices.push(
+      `every release whose chart renders images sets global.hub, so the plan leaves the image hub as given`,
+    );
 
   // Kubernetes version from the node image; Istio's support window.
   const k8s = /:v(\d+)\.(\d+)\.(\d+)@/.exec(doc.cluster.kind.nodeImage);
@@ -276,7 +341,15 @@ export function loadProfile(file: string | undefined, options: LoadOptions = {})
     kubernetesVersion,
     timeouts,
     warnings,
+    notices,
+    retiredHosts,
   };
+}
+
+/** A path as a user reads it: relative to the working folder when below it, else absolute. */
+export function displayPath(file: string, cwd = process.cwd()): string {
+  const rel = path.relative(cwd, file);
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
 }
 
 /** Number of nodes in the kind config (1 when `nodes` is absent, as kind does). */
