@@ -1,4 +1,5 @@
 import type { OperationError } from './errors.ts';
+import { explainChartDownload } from './istio/hosts.ts';
 import { run, commandFailed, type ExecResult } from './exec.ts';
 import { formatSeconds } from './timeouts.ts';
 
@@ -133,10 +134,28 @@ export async function helmList(
   return parseHelmList(r.stdout);
 }
 
-/** Classifies a failed helm install/upgrade so the error says how to fix it. */
-export function explainHelmFailure(release: string, r: ExecResult, timeoutMs: number): OperationError {
+/**
+ * Classifies a failed helm install/upgrade so the error says how to fix it. `chart` is what the
+ * command tried to install: a failed chart download names that repository and, for one of
+ * Istio's retired hosts, its replacement (istio/hosts.ts).
+ */
+export function explainHelmFailure(
+  release: string,
+  r: ExecResult,
+  timeoutMs: number,
+  chart?: ChartRef,
+): OperationError {
   const out = `${r.stderr}\n${r.stdout}`;
   let fix = `inspect with: helm status ${release} -n <namespace>; kubectl get pods -n <namespace>`;
+  const download = chart && explainChartDownload(chart.repository, chart.chart, chart.version, out);
+  if (download) {
+    return commandFailed(
+      `helm install ${release}: the chart download failed (${download.tried})`,
+      r,
+      timeoutMs,
+      download.fix,
+    );
+  }
   if (/cannot re-use a name that is still in use/.test(out))
     fix = `release ${release} already exists: use --reuse for a cluster of this tool, or uninstall it first`;
   else if (/conflict with "pilot-discovery"|conflicts with "pilot-discovery"/.test(out))

@@ -21,6 +21,7 @@ import {
 import { MANAGED_BY, MANAGED_BY_LABEL, RUN_ID_LABEL, type Plan, type PlanInput, type Step } from './plan.ts';
 import { PhaseClock, log } from './progress.ts';
 import { forgetCluster, readRecords, recordCluster, registryDir, staleClusters } from './registry.ts';
+import { PINS } from './pins.ts';
 import { provision } from './tools.ts';
 
 /**
@@ -292,7 +293,14 @@ export class Orchestrator {
       }
       case step.id === 'addons.metrics-server': {
         const r = await this.exec(step);
-        if (r.exitCode !== 0 || r.timedOut) throw explainHelmFailure('metrics-server', r, t.helmInstall);
+        if (r.exitCode !== 0 || r.timedOut) {
+          const ms = PINS.metricsServer;
+          throw explainHelmFailure('metrics-server', r, t.helmInstall, {
+            repository: ms.chartRepository,
+            chart: ms.chart,
+            version: ms.chartVersion,
+          });
+        }
         return;
       }
       case step.id === 'addons.metrics-api':
@@ -328,7 +336,16 @@ export class Orchestrator {
           this.ownsIstio = true;
         }
         const r = await this.exec(step);
-        if (r.exitCode !== 0 || r.timedOut) throw explainHelmFailure(release, r, t.helmInstall);
+        if (r.exitCode !== 0 || r.timedOut) {
+          const spec = this.input.profile.releases.find((x) => x.name === release);
+          const { chartRepository, version } = this.input.profile.doc.istio;
+          throw explainHelmFailure(
+            release,
+            r,
+            t.helmInstall,
+            spec ? { repository: chartRepository, chart: spec.chart, version } : undefined,
+          );
+        }
         this.installOrder.push(release);
         return;
       }

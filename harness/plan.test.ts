@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildPlan, planToJson, type PlanInput, type RunSettings } from './plan.ts';
+import { buildPlan, istioInstall, planToJson, type PlanInput, type RunSettings } from './plan.ts';
 import { loadProfile } from './profile/load.ts';
 import type { ResolvedTool } from './tools.ts';
 
@@ -95,7 +95,7 @@ describe('plan for a fresh kind cluster', () => {
 
   it('installs each chart exactly as documented, pinned to 1.28.3, with its values file (Helm 4)', () => {
     const byRelease = Object.fromEntries(installs(p).map((s) => [s.id.split('.')[2], s.command ?? []]));
-    const repo = ['--repo', 'https://istio-release.storage.googleapis.com/charts'];
+    const repo = ['--repo', 'https://blob.istio.io/istio-release/charts'];
     const tail = [
       '--wait=watcher',
       '--timeout',
@@ -252,9 +252,78 @@ describe('plan variants', () => {
     });
     const p = buildPlan({ profile: custom, settings: settings(), kind, helm: helm(4) });
     const istiod = p.steps.find((s) => s.id === 'istio.install.istiod');
-    expect(istiod?.command?.[3]).toBe('oci://gcr.io/istio-release/charts/istiod');
+    expect(istiod?.command?.[3]).toBe('oci://ghcr.io/istio/release/charts/istiod');
     expect(istiod?.command).toContain('/r/20261128-101500-ab12/values/istiod.inline.yaml');
     expect(istiod?.files?.[0]?.content).toContain('profile: ambient');
     expect(p.steps.some((s) => s.id === 'addons.metrics-server')).toBe(false);
+  });
+});
+
+describe("plans stay off Istio's retired hosts", () => {
+  const retired = [
+    'istio-release.storage.googleapis.com',
+    'storage.googleapis.com/istio-release',
+    'gcr.io/istio-release',
+    'registry.istio.io/release',
+  ];
+
+  it.each([
+    ['kind', {}],
+    ['kind-reuse', { mode: 'kind-reuse' as const }],
+    ['existing', { mode: 'existing' as const }],
+  ])('plan --json of the embedded profile (%s) names no retired host', (_name, over) => {
+    for (const major of [3, 4] as const) {
+      const json = JSON.stringify(planToJson(plan(over, major)));
+      for (const host of retired) expect(json).not.toContain(host);
+      expect(json).toContain('https://blob.istio.io/istio-release/charts');
+    }
+  });
+
+  it('installs from the OCI form as oci://ghcr.io/istio/release/charts/<chart>, for Helm 3 and 4', () => {
+    const oci = loadProfile(`${import.meta.dirname}/../test/fixtures/profiles/valid-oci.yaml`, { env: {} });
+    for (const major of [3, 4] as const) {
+      const p = buildPlan({ profile: oci, settings: settings(), kind, helm: helm(major) });
+      for (const s of installs(p)) {
+        const chart = oci.releases.find((r) => `istio.install.${r.name}` === s.id)?.chart;
+        expect(s.command?.slice(1, 4)).toEqual([
+          'install',
+          s.id.slice('istio.install.'.length),
+          `oci://ghcr.io/istio/release/charts/${chart}`,
+        ]);
+        expect(s.command).not.toContain('--repo');
+        expect(s.command?.[s.command.indexOf('--version') + 1]).toBe('1.28.3');
+      }
+    }
+  });
+
+  it('Istio 1.30+: the plan sets global.hub=docker.io/istio after the values, on istiod, cni and ztunnel, and says so', () => {
+    const next = loadProfile(undefined, { env: {}, istioVersion: '1.30.5' });
+    const p = buildPlan({ profile: next, settings: settings(), kind, helm: helm(4) });
+    for (const s of installs(p)) {
+      const set = s.command?.[(s.command.indexOf('--set') ?? -1) + 1];
+      if (s.id === 'istio.install.istio-base') {
+        expect(s.command).not.toContain('--set');
+        continue;
+      }
+      expect(set).toBe('global.hub=docker.io/istio');
+      expect(s.command!.indexOf('--set')).toBeGreaterThan(s.command!.lastIndexOf('--values'));
+      expect(s.description).toContain('the plan sets global.hub=docker.io/istio');
+    }
+  });
+
+  it("REMOVAL-04's reinstall is the plan's own install, as upgrade --install", () => {
+    const next = loadProfile(undefined, { env: {}, istioVersion: '1.30.5' });
+    const ztunnel = next.releases.find((r) => r.chart === 'ztunnel')!;
+    const again = istioInstall(next, ztunnel, {
+      helm: { path: '/usr/local/bin/helm', major: 4 },
+      target: { kubeconfig: '/k' },
+      runDir: '/r',
+      timeoutMs: 300_000,
+      createNamespace: false,
+      upgrade: true,
+    }).command;
+    expect(again.slice(1, 3)).toEqual(['upgrade', '--install']);
+    expect(again).toContain('global.hub=docker.io/istio');
+    expect(again).toContain('https://blob.istio.io/istio-release/charts');
   });
 });

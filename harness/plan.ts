@@ -103,6 +103,49 @@ export function valuesFilesFor(
   return { files };
 }
 
+export interface IstioInstallOptions {
+  helm: HelmTool;
+  target: KubeTarget;
+  /** The run folder, where inline values are written (values/<release>.inline.yaml). */
+  runDir: string;
+  timeoutMs: number;
+  createNamespace: boolean;
+  /** `upgrade --install` (a re-used cluster, REMOVAL-04's reinstall) instead of `install`. */
+  upgrade: boolean;
+}
+
+/**
+ * The one builder of an Istio release's helm command, used by the plan and by the tests that
+ * reinstall (REMOVAL-04): chart from `istio.chartRepository` at `istio.version`, the values file,
+ * then inline values, then the plan's own `--set` entries (`release.planSet`).
+ */
+export function istioInstall(
+  profile: Profile,
+  release: ResolvedRelease,
+  o: IstioInstallOptions,
+): { command: string[]; valuesFiles: string[]; inline?: { path: string; content: string } } {
+  const values = valuesFilesFor(release, o.runDir);
+  const command = installArgv(
+    o.helm,
+    {
+      release: release.name,
+      namespace: profile.doc.istio.namespace,
+      chart: {
+        repository: profile.doc.istio.chartRepository,
+        chart: release.chart,
+        version: profile.doc.istio.version,
+      },
+      valuesFiles: values.files,
+      set: release.planSet,
+      timeoutMs: o.timeoutMs,
+      createNamespace: o.createNamespace,
+      upgrade: o.upgrade,
+    },
+    o.target,
+  );
+  return { command, valuesFiles: values.files, ...(values.inline ? { inline: values.inline } : {}) };
+}
+
 export function buildPlan(input: PlanInput): Plan {
   const { profile, settings, kind } = input;
   const helm: HelmTool = { path: input.helm.path, major: input.helm.major };
@@ -258,29 +301,21 @@ export function buildPlan(input: PlanInput): Plan {
 
   if (installIstio) {
     for (const r of profile.releases) {
-      const values = valuesFilesFor(r, settings.runDir);
+      const install = istioInstall(profile, r, {
+        helm,
+        target,
+        runDir: settings.runDir,
+        timeoutMs: t.helmInstall,
+        createNamespace: true,
+        upgrade: settings.mode === 'kind-reuse',
+      });
+      const files = install.valuesFiles;
       steps.push({
         id: `istio.install.${r.name}`,
         phase: 'istio',
-        description: `helm ${settings.mode === 'kind-reuse' ? 'upgrade --install' : 'install'} ${r.name} (chart ${r.chart} ${profile.doc.istio.version}, sync wave ${r.syncWave}) into ${istioNs}${values.files.length ? `, values ${values.files.map((f) => path.basename(f)).join(', ')}` : ''}; ${typeof r.effectiveValues.profile === 'string' ? `profile: ${r.effectiveValues.profile}` : 'no profile (as the docs install it)'}`,
-        command: installArgv(
-          helm,
-          {
-            release: r.name,
-            namespace: istioNs,
-            chart: {
-              repository: profile.doc.istio.chartRepository,
-              chart: r.chart,
-              version: profile.doc.istio.version,
-            },
-            valuesFiles: values.files,
-            timeoutMs: t.helmInstall,
-            createNamespace: true,
-            upgrade: settings.mode === 'kind-reuse',
-          },
-          target,
-        ),
-        ...(values.inline ? { files: [values.inline] } : {}),
+        description: `helm ${settings.mode === 'kind-reuse' ? 'upgrade --install' : 'install'} ${r.name} (chart ${r.chart} ${profile.doc.istio.version}, sync wave ${r.syncWave}) into ${istioNs}${files.length ? `, values ${files.map((f) => path.basename(f)).join(', ')}` : ''}; ${typeof r.effectiveValues.profile === 'string' ? `profile: ${r.effectiveValues.profile}` : 'no profile (as the docs install it)'}${r.planSet.length ? `; the plan sets ${r.planSet.join(', ')} (Istio 1.30+ charts default to registry.istio.io/release, retired December 2026)` : ''}`,
+        command: install.command,
+        ...(install.inline ? { files: [install.inline] } : {}),
         when: 'always',
         timeout: 'helmInstall',
       });

@@ -1,7 +1,7 @@
 import { rolloutRestart, waitDeployment } from '../../harness/budget/collect.ts';
 import { defineSuite, type ConformanceContext } from '../../harness/conformance/define.ts';
 import { run } from '../../harness/exec.ts';
-import { installArgv, uninstallArgv } from '../../harness/helm.ts';
+import { uninstallArgv } from '../../harness/helm.ts';
 import { deleteNamespaceAndWait, listPods } from '../../harness/kube/ops.ts';
 import { createPods, execBatchRunner } from '../../harness/netpol/matrix-case.ts';
 import { converge } from '../../harness/probe/engine.ts';
@@ -20,7 +20,7 @@ import {
   RULES_DUMP,
   splitDump,
 } from '../../harness/removal/node-state.ts';
-import { valuesFilesFor } from '../../harness/plan.ts';
+import { istioInstall } from '../../harness/plan.ts';
 import { pollUntil } from '../../harness/wait.ts';
 import { CLIENT_CONTAINER, pauseDeployment } from '../../harness/workloads.ts';
 import { findWorkload } from '../../harness/ztunnel/configdump.ts';
@@ -163,23 +163,14 @@ export const removalTests = defineSuite('removal', [
       scope.onCleanup(`reinstall ${dataPlane.map((r) => r.name).join(', ')}`, async () => {
         for (const r of dataPlane) {
           const again = await run(
-            installArgv(
+            istioInstall(profile, r, {
               helm,
-              {
-                release: r.name,
-                namespace: facts.istioNamespace,
-                chart: {
-                  repository: profile.doc.istio.chartRepository,
-                  chart: r.chart,
-                  version: profile.doc.istio.version,
-                },
-                valuesFiles: valuesFilesFor(r, facts.runDir).files,
-                timeoutMs: timeouts.helmInstall,
-                createNamespace: false,
-                upgrade: true,
-              },
               target,
-            ),
+              runDir: facts.runDir,
+              timeoutMs: timeouts.helmInstall,
+              createNamespace: false,
+              upgrade: true,
+            }).command,
             { timeoutMs: timeouts.helmInstall + 30_000 },
           );
           if (again.exitCode !== 0) throw new Error(`reinstalling ${r.name} failed: ${again.stderr.trim()}`);
