@@ -71,7 +71,7 @@ describe('ambient-conformance plan --json', () => {
       const c = s.command ?? [];
       expect(c[c.indexOf('--version') + 1]).toBe('1.28.3');
       expect(c[c.indexOf('--namespace') + 1]).toBe('istio-system');
-      expect(c[c.indexOf('--repo') + 1]).toBe('https://istio-release.storage.googleapis.com/charts');
+      expect(c[c.indexOf('--repo') + 1]).toBe('https://blob.istio.io/istio-release/charts');
     }
     expect(installs.map((s) => (s as { description?: string }).description?.split('; ').at(-1))).toEqual([
       'no profile (as the docs install it)',
@@ -242,5 +242,89 @@ describe('netpol matrix with Istio policies', () => {
     });
     expect(cells.find((c) => c.from === 'tools/debug')?.reason).toContain('STRICT');
     expect(cells.find((c) => c.from === 'default/grafana-0')?.reason).toContain('loki/only-prometheus');
+  });
+});
+
+describe("Istio's retired hosts: plan, run and doctor warn, the report lists them", () => {
+  /** The OCI fixture profile, moved to the retired gcr.io host and with a retired hub in values. */
+  function retiredProfile(): string {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'retired-'));
+    const src = readFileSync(
+      path.join(import.meta.dirname, '../test/fixtures/profiles/valid-oci.yaml'),
+      'utf8',
+    )
+      .replace('oci://ghcr.io/istio/release/charts', 'oci://gcr.io/istio-release/charts')
+      .replace(
+        '../../../clusters/kind-3node.yaml',
+        path.join(import.meta.dirname, '../clusters/kind-3node.yaml'),
+      )
+      .replace(
+        '- { name: ztunnel, chart: ztunnel, syncWave: 4 }',
+        '- { name: ztunnel, chart: ztunnel, syncWave: 4, values: { hub: registry.istio.io/release } }',
+      );
+    const file = path.join(dir, 'staging.yaml');
+    writeFileSync(file, src);
+    return file;
+  }
+  const warned = (text: string) => {
+    expect(text).toContain(
+      'istio.chartRepository (OCI chart repository) is oci://gcr.io/istio-release/charts',
+    );
+    expect(text).toContain('use oci://ghcr.io/istio/release/charts');
+    expect(text).toContain('istio.releases[3].values.hub (image hub) is registry.istio.io/release');
+    expect(text).toContain('use docker.io/istio');
+  };
+
+  it('plan warns and still plans', () => {
+    const r = cli(['plan', '--json', '--profile', retiredProfile()], { fake: dockerDown() });
+    expect(r.code).toBe(0);
+    warned(r.stderr);
+    expect(JSON.parse(r.stdout)).toHaveProperty('steps');
+  });
+
+  it('doctor --profile reports an "Istio hosts" warning with the fix', () => {
+    const r = cli(['doctor', '--json', '--profile', retiredProfile()], { fake: dockerDown() });
+    const checks = JSON.parse(r.stdout) as { name: string; status: string; detail: string; fix?: string }[];
+    const hosts = checks.find((c) => c.name === 'Istio hosts');
+    expect(hosts?.status).toBe('warn');
+    expect(hosts?.detail).toContain('istio.chartRepository = oci://gcr.io/istio-release/charts');
+    expect(hosts?.fix).toContain('istio.chartRepository: use oci://ghcr.io/istio/release/charts');
+    warned(r.stderr);
+    const ok = JSON.parse(cli(['doctor', '--json'], { fake: dockerDown() }).stdout) as typeof checks;
+    expect(ok.find((c) => c.name === 'Istio hosts')?.status).toBe('ok');
+  });
+
+  it('doctor --profile with a bad profile exits 2', () => {
+    const r = cli(['doctor', '--profile', '/nonexistent/profile.yaml'], { fake: dockerDown() });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('profile not found: /nonexistent/profile.yaml');
+  });
+
+  it('run warns, and its reports list the fields with the runbook-versus-upstream findings', () => {
+    const reports = mkdtempSync(path.join(os.tmpdir(), 'reports-'));
+    const r = cli(['run', '--reports-dir', reports, '--profile', retiredProfile()], { fake: dockerDown() });
+    expect(r.code).toBe(3);
+    warned(r.stderr);
+    const [runDir] = readdirSync(reports);
+    const summary = readFileSync(path.join(reports, runDir ?? '', 'summary.md'), 'utf8');
+    const section = summary.slice(summary.indexOf('## Runbook vs upstream'));
+    expect(section).toContain('| Chart and image hosts |');
+    expect(section).toContain('profile scan: WARN (istio.chartRepository, istio.releases[3].values.hub)');
+    expect(section).toContain(
+      '| istio.chartRepository | oci://gcr.io/istio-release/charts | gcr.io/istio-release | oci://ghcr.io/istio/release/charts |',
+    );
+    const report = JSON.parse(
+      readFileSync(path.join(reports, runDir ?? '', 'conformance-report.json'), 'utf8'),
+    ) as {
+      retiredHosts: { field: string; replacement: string }[];
+      documentationFindings: { topic: string; results: Record<string, string> }[];
+    };
+    expect(report.retiredHosts.map((h) => [h.field, h.replacement])).toEqual([
+      ['istio.chartRepository', 'oci://ghcr.io/istio/release/charts'],
+      ['istio.releases[3].values.hub', 'docker.io/istio'],
+    ]);
+    expect(report.documentationFindings.find((f) => f.topic === 'Chart and image hosts')?.results).toEqual({
+      'profile-scan': 'WARN',
+    });
   });
 });

@@ -12,7 +12,7 @@ import { LEGEND, renderExpected } from '../harness/reachability/render.ts';
 import type { RunFacts } from '../harness/facts.ts';
 import { Orchestrator } from '../harness/orchestrator.ts';
 import { buildPlan, planToJson, type PlanInput, type RunSettings } from '../harness/plan.ts';
-import { loadProfile, type Profile } from '../harness/profile/load.ts';
+import { displayPath, loadProfile, type Profile } from '../harness/profile/load.ts';
 import { PhaseClock, log } from '../harness/progress.ts';
 import { consoleSummary } from '../harness/report/render.ts';
 import { mergeWithCatalog, verdict, type TestResultRecord } from '../harness/report/results.ts';
@@ -68,6 +68,7 @@ async function prepare(flags: RunFlags & { verbose?: boolean }): Promise<Prepare
   if (flags.verbose) log.setVerbose(true);
   const profile = loadProfile(flags.profile, flags.istioVersion ? { istioVersion: flags.istioVersion } : {});
   for (const w of profile.warnings) log.warn(w);
+  for (const n of profile.notices) log.info(n);
   const settings = resolveSettings(flags, catalog);
   const timeoutMs = profile.timeouts.preflight;
   const [kind, helm] = await Promise.all([
@@ -110,10 +111,15 @@ async function planCommand(flags: RunFlags & { json?: boolean; verbose?: boolean
 async function doctorCommand(flags: {
   kubeconfig?: string;
   context?: string;
+  profile?: string;
   json?: boolean;
 }): Promise<number> {
   const needDocker = flags.kubeconfig === undefined && flags.context === undefined;
-  const report = await runDoctor({ timeoutMs: resolveTimeouts().preflight, needDocker });
+  // The profile a run would use (a bad one exits 2 here, as in run): its hosts are checked too.
+  const profile = loadProfile(flags.profile);
+  for (const w of profile.warnings) log.warn(w);
+  for (const n of profile.notices) log.info(n);
+  const report = await runDoctor({ timeoutMs: resolveTimeouts().preflight, needDocker, profile });
   if (flags.json) process.stdout.write(`${JSON.stringify(report.checks, null, 2)}\n`);
   else process.stdout.write(`${renderDoctor(report)}\n`);
   if (!report.ok) {
@@ -308,7 +314,15 @@ function writeRunReports(
     },
     phases: phases.records,
     results: merged,
-    notes: profile.warnings,
+    notes: [...profile.warnings, ...profile.notices],
+    retiredHosts: profile.retiredHosts.map((h) => ({
+      file: displayPath(h.file),
+      field: h.field,
+      use: h.use,
+      value: h.value,
+      retired: h.retired,
+      replacement: h.replacement,
+    })),
   });
   return merged;
 }
@@ -391,8 +405,12 @@ export function buildProgram(): Command {
     .description('check Docker, kind, helm, inotify limits, memory and disk; print a fix for each problem')
     .option('--kubeconfig <file>', 'checks for an existing cluster (no Docker or kind needed)')
     .option('--context <name>', 'checks for an existing cluster (no Docker or kind needed)')
+    .option(
+      '--profile <file>',
+      'also check this profile’s chart and image hosts (default: the embedded homelab profile)',
+    )
     .option('--json', 'machine-readable output')
-    .action(async (flags: { kubeconfig?: string; context?: string; json?: boolean }) => {
+    .action(async (flags: { kubeconfig?: string; context?: string; profile?: string; json?: boolean }) => {
       process.exitCode = await doctorCommand(flags);
     });
   program

@@ -4,6 +4,7 @@ import Table from 'cli-table3';
 import { run } from './exec.ts';
 import { MINIMUM, resolveTool, type ResolvedTool } from './tools.ts';
 import { PINS } from './pins.ts';
+import { displayPath, type Profile } from './profile/load.ts';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -34,6 +35,8 @@ export interface DoctorOptions {
   nodeVersion?: string;
   platform?: NodeJS.Platform;
   diskPath?: string;
+  /** The profile a run would use: its chart and image hosts are checked. */
+  profile?: Profile;
 }
 
 const GiB = 1024 ** 3;
@@ -220,7 +223,33 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
     });
   }
 
+  if (opts.profile) checks.push(hostsCheck(opts.profile));
+
   return { checks, ...(kind ? { kind } : {}), helm, ok: checks.every((c) => c.status !== 'fail') };
+}
+
+/**
+ * Chart and image hosts of a profile: a warning naming each field that points at one of Istio's
+ * retired hosts (istio/hosts.ts), with its replacement.
+ */
+export function hostsCheck(profile: Profile): Check {
+  const name = 'Istio hosts';
+  const refs = profile.retiredHosts;
+  const where = displayPath(profile.source);
+  if (refs.length === 0)
+    return {
+      name,
+      status: 'ok',
+      detail: `${where}: charts from ${profile.doc.istio.chartRepository}; no retired chart or image host${profile.releases.some((r) => r.planSet.length) ? `; the plan sets ${profile.releases.find((r) => r.planSet.length)?.planSet[0] ?? ''} (Istio ${profile.doc.istio.version} charts default to a retired registry)` : ''}`,
+    };
+  return {
+    name,
+    status: 'warn',
+    detail: refs
+      .map((r) => `${displayPath(r.file)}: ${r.field} = ${r.value} (${r.retired}, retired December 2026)`)
+      .join('\n'),
+    fix: [...new Set(refs.map((r) => `${r.field}: use ${r.replacement}`))].join('\n'),
+  };
 }
 
 export function renderDoctor(report: DoctorReport): string {

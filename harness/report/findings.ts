@@ -8,9 +8,21 @@ export interface Finding {
   upstream: string;
   source: string;
   checkedBy: string[];
+  /** Checked before the run, by the scan of the profile and its values files (plan, run, doctor). */
+  checkedByProfileScan?: boolean;
 }
 
 export const FINDINGS: Finding[] = [
+  {
+    topic: 'Chart and image hosts',
+    runbook: 'References link the Helm charts at https://istio-release.storage.googleapis.com/charts',
+    upstream:
+      'Istio retires that repository, gcr.io/istio-release (images and OCI charts) and registry.istio.io/release in December 2026 (off 2026-12-08 15:00 to 2026-12-09 15:00 UTC for the last scream test); Istio 1.31 is not published there. Charts: https://blob.istio.io/istio-release/charts or oci://ghcr.io/istio/release/charts; images: docker.io/istio',
+    source:
+      'Istio 1.31 upgrade notes "Deprecation of GCP infrastructure and hosting"; istio.io blog "An update on our move to AWS" (2026-08-21)',
+    checkedBy: [],
+    checkedByProfileScan: true,
+  },
   {
     topic: 'Ingress from istio-system',
     runbook: 'allow HBONE 15008 and the app port from istio-system ("ztunnel terminates tunnel")',

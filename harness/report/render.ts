@@ -54,13 +54,36 @@ export function conformanceReport(r: ReportInput) {
       ]),
     ),
     notes: r.notes,
+    retiredHosts: r.retiredHosts ?? [],
     documentationFindings: FINDINGS.map((f) => ({
       ...f,
-      results: Object.fromEntries(
-        f.checkedBy.map((id) => [id, r.results.find((t) => t.id === id)?.status ?? 'NOT IN CATALOG']),
-      ),
+      results: Object.fromEntries<string>([
+        ...f.checkedBy.map((id): [string, string] => [
+          id,
+          r.results.find((t) => t.id === id)?.status ?? 'NOT IN CATALOG',
+        ]),
+        ...(f.checkedByProfileScan ? [['profile-scan', profileScanStatus(r)] as [string, string]] : []),
+      ]),
     })),
   };
+}
+
+/** PASS when the profile names no retired host, WARN when it does (the run goes on). */
+function profileScanStatus(r: ReportInput): 'PASS' | 'WARN' {
+  return (r.retiredHosts ?? []).length ? 'WARN' : 'PASS';
+}
+
+function checkedByCell(f: (typeof FINDINGS)[number], r: ReportInput): string {
+  const cells = f.checkedBy.map((id) => `${id}: ${r.results.find((t) => t.id === id)?.status ?? 'n/a'}`);
+  if (f.checkedByProfileScan) {
+    const refs = r.retiredHosts ?? [];
+    cells.push(
+      refs.length
+        ? `profile scan: WARN (${refs.map((h) => h.field).join(', ')})`
+        : 'profile scan: PASS (no retired host)',
+    );
+  }
+  return cells.join(', ');
 }
 
 function md(text: string): string {
@@ -124,9 +147,19 @@ export function summaryMarkdown(r: ReportInput): string {
   );
   for (const f of FINDINGS)
     lines.push(
-      `| ${md(f.topic)} | ${md(f.runbook)} | ${md(f.upstream)} (${md(f.source)}) | ${f.checkedBy.map((id) => `${id}: ${r.results.find((t) => t.id === id)?.status ?? 'n/a'}`).join(', ')} |`,
+      `| ${md(f.topic)} | ${md(f.runbook)} | ${md(f.upstream)} (${md(f.source)}) | ${md(checkedByCell(f, r))} |`,
     );
   lines.push('');
+  const refs = r.retiredHosts ?? [];
+  if (refs.length) {
+    lines.push('Fields of this profile that name a retired host:', '');
+    lines.push('| File | Field | Value | Retired host | Use instead |', '|---|---|---|---|---|');
+    for (const h of refs)
+      lines.push(
+        `| ${md(h.file)} | ${md(h.field)} | ${md(h.value)} | ${md(h.retired)} | ${md(h.replacement)} |`,
+      );
+    lines.push('');
+  }
   if (r.notes.length) {
     lines.push('## Notes', '');
     for (const n of r.notes) lines.push(`- ${n}`);

@@ -66,7 +66,7 @@ function input(r = results): ReportInput {
       name: 'homelab',
       source: 'embedded',
       istioVersion: '1.28.3',
-      chartRepository: 'https://istio-release.storage.googleapis.com/charts',
+      chartRepository: 'https://blob.istio.io/istio-release/charts',
       releases: [{ name: 'istio-base', chart: 'base', syncWave: -45 }],
     },
     phases: [{ name: 'cluster', startedAt: '2026-11-28T05:00:01Z', durationMs: 61_000, status: 'passed' }],

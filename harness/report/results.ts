@@ -75,4 +75,13 @@ export interface ReportInput {
   phases: PhaseRecord[];
   results: TestResultRecord[];
   notes: string[];
+  /** Fields of the profile and its values files that name one of Istio's retired hosts. */
+  retiredHosts?: {
+    file: string;
+    field: string;
+    use: string;
+    value: string;
+    retired: string;
+    replacement: string;
+  }[];
 }
