@@ -91,7 +91,7 @@ export function parseConfigDump(text: string): ConfigDump {
       ...(typeof x.serialNumber === 'string' ? { serialNumber: x.serialNumber } : {}),
       ...(typeof x.validFrom === 'string' ? { validFrom: x.validFrom } : {}),
       ...(typeof x.expirationTime === 'string' ? { expirationTime: x.expirationTime } : {}),
-      ...(typeof x.pem === 'string' ? { pem: x.pem } : {}),
+      ...(typeof x.pem === 'string' ? { pem: pemText(x.pem) } : {}),
     })),
   }));
   const policies = values(raw.policies).map((p) => ({
@@ -101,6 +101,26 @@ export function parseConfigDump(text: string): ConfigDump {
     ...(typeof p.scope === 'string' ? { scope: p.scope } : {}),
   }));
   return { workloads, workloadState, certificates, policies };
+}
+
+/**
+ * ztunnel 1.28.3 dumps `certChain[].pem` as base64 of the PEM text (src/admin.rs dump_cert:
+ * `base64_encode(cert.as_pem())`, and the expected JSON in its own unit test, which starts
+ * "LS0tLS1CRUdJTi"). Decoded here; a value that already is PEM text is kept as it is.
+ */
+export function pemText(value: string): string {
+  const v = value.trim();
+  if (v.startsWith('-----BEGIN')) return value;
+  const decoded = Buffer.from(v, 'base64').toString('utf8');
+  return decoded.startsWith('-----BEGIN') ? decoded : value;
+}
+
+/**
+ * The dump's `serialNumber` is the decimal form of the serial (src/tls/certificate.rs
+ * `serial()`: the parsed BigUint's to_string()); node's X509Certificate gives it in hex.
+ */
+export function serialToDecimal(hex: string): string {
+  return BigInt(`0x${hex}`).toString(10);
 }
 
 export function spiffeOf(w: Pick<ZtunnelWorkload, 'trustDomain' | 'namespace' | 'serviceAccount'>): string {
@@ -135,6 +155,10 @@ export function judgeCertificate(dump: ConfigDump, identity: string, now: Date):
       if (!(x.subjectAltName ?? '').includes(`URI:${identity}`))
         problems.push(`${identity}: leaf SAN is ${x.subjectAltName ?? '(none)'}`);
       if (Date.parse(x.validTo) <= now.getTime()) problems.push(`${identity}: PEM expired at ${x.validTo}`);
+      if (leaf.serialNumber !== undefined && leaf.serialNumber !== serialToDecimal(x.serialNumber))
+        problems.push(
+          `${identity}: dump serialNumber ${leaf.serialNumber} is not the leaf's serial (${serialToDecimal(x.serialNumber)})`,
+        );
     } catch (e) {
       problems.push(`${identity}: leaf PEM does not parse: ${e instanceof Error ? e.message : String(e)}`);
     }

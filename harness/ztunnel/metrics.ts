@@ -36,3 +36,22 @@ export function select(samples: Sample[], name: string, match: Record<string, st
 export function sum(samples: Sample[]): number {
   return samples.reduce((n, s) => n + s.value, 0);
 }
+
+/** The series AUTHZ-01 reads, as a user would query it. */
+export const DENIED_SERIES =
+  'istio_tcp_connections_closed_total{reporter="destination",response_flags="DENY"}';
+
+/**
+ * Connections a destination ztunnel denied by policy, for destinations in `namespace`. In ztunnel
+ * 1.28.3 the opened counter is incremented when the connection starts, always with
+ * response_flags="-"; the denial sets response_flags="DENY" and is counted only by
+ * istio_tcp_connections_closed_total (src/proxy/metrics.rs ConnectionResult::new and
+ * record_with_flag; src/proxy/inbound.rs assert_rbac with AuthorizationPolicyDenied).
+ */
+export function deniedConnections(samples: Sample[], namespace: string): Sample[] {
+  return select(samples, 'istio_tcp_connections_closed_total', {
+    reporter: 'destination',
+    response_flags: 'DENY',
+    destination_workload_namespace: namespace,
+  });
+}

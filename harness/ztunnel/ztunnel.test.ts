@@ -2,9 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { fixture } from '../../test/helpers/fake-bin.ts';
 import { connectionsBetween, parseAccessLog } from './accesslog.ts';
 import { judgeCapture, parseTcpdump } from './capture.ts';
-import { findWorkload, judgeCertificate, parseConfigDump, spiffeOf } from './configdump.ts';
+import {
+  findWorkload,
+  judgeCertificate,
+  parseConfigDump,
+  pemText,
+  serialToDecimal,
+  spiffeOf,
+} from './configdump.ts';
 import { parseIstioctlWorkloads } from './istioctl.ts';
-import { parseMetrics, select, sum } from './metrics.ts';
+import { deniedConnections, parseMetrics, select, sum } from './metrics.ts';
 
 const dump = parseConfigDump(fixture('ztunnel/config_dump.json'));
 
@@ -51,6 +58,17 @@ describe('config_dump', () => {
       protocol: 'HBONE',
       trustDomain: 'cluster.local',
     });
+  });
+  it('reads certificates as ztunnel 1.28.3 dumps them: base64 of the PEM, decimal serial', () => {
+    const raw = JSON.parse(fixture('ztunnel/config_dump.json')) as {
+      certificates: { certChain: { pem: string; serialNumber: string }[] }[];
+    };
+    const wire = raw.certificates[0]?.certChain[0];
+    expect(wire?.pem.startsWith('LS0tLS1CRUdJTi')).toBe(true);
+    expect(wire?.serialNumber).toMatch(/^\d+$/);
+    expect(dump.certificates[0]?.chain[0]?.pem?.startsWith('-----BEGIN CERTIFICATE-----')).toBe(true);
+    expect(pemText('-----BEGIN CERTIFICATE-----\nX\n')).toBe('-----BEGIN CERTIFICATE-----\nX\n');
+    expect(serialToDecimal('FF')).toBe('255');
   });
   it('judges certificates: Available, valid now, SAN names the identity', () => {
     const now = new Date(Date.parse(dump.certificates[0]?.chain[0]?.validFrom ?? '') + 3600_000);
@@ -114,8 +132,12 @@ describe('metrics', () => {
       source_principal: 'spiffe://cluster.local/ns/mtls-01-x-a1b2c/sa/probe-x',
       response_flags: '-',
     });
-    expect(sum(mtls)).toBe(3);
-    expect(sum(select(samples, 'istio_tcp_connections_opened_total', { response_flags: 'DENY' }))).toBe(2);
+    // 3 allowed + 2 later denied: every connection is counted as opened with "-".
+    expect(sum(mtls)).toBe(5);
+    // ztunnel 1.28.3 opens every connection with "-": a denial shows only on the closed counter.
+    expect(select(samples, 'istio_tcp_connections_opened_total', { response_flags: 'DENY' })).toEqual([]);
+    expect(sum(deniedConnections(samples, 'authz-01-y-q1w2e'))).toBe(2);
+    expect(sum(deniedConnections(samples, 'mtls-01-y-d4e5f'))).toBe(0);
     expect(select(samples, 'workload_manager_active_proxy_count', {})[0]?.value).toBe(4);
   });
 });

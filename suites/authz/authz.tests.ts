@@ -11,7 +11,7 @@ import { AUTHZ_CASES } from '../../harness/netpol/istio-policies.ts';
 import { pollUntil } from '../../harness/wait.ts';
 import { connectionsBetween } from '../../harness/ztunnel/accesslog.ts';
 import { accessLogOf, metricsOf, ztunnelByNode } from '../../harness/ztunnel/live.ts';
-import { select, sum } from '../../harness/ztunnel/metrics.ts';
+import { DENIED_SERIES, deniedConnections, sum } from '../../harness/ztunnel/metrics.ts';
 
 /**
  * L4 AuthorizationPolicy, enforced by the destination ztunnel. Servers y/a (the policy's
@@ -90,16 +90,9 @@ export const authzTests = defineSuite('authz', [
       });
       ctx.scope.attach('denial.log', JSON.stringify(lines, null, 2));
       const samples = await metricsOf(kube, facts.istioNamespace, zt, timeouts.exec);
-      expect(
-        sum(
-          select(samples, 'istio_tcp_connections_opened_total', {
-            reporter: 'destination',
-            response_flags: 'DENY',
-            destination_workload_namespace: r.ns.y ?? '',
-          }),
-        ),
-        'istio_tcp_connections_opened_total{response_flags="DENY"}',
-      ).toBeGreaterThan(0);
+      // ztunnel counts a connection as opened (response_flags "-") before it judges it; the denial
+      // is recorded when it closes (src/proxy/metrics.rs ConnectionResult, src/proxy/inbound.rs).
+      expect(sum(deniedConnections(samples, r.ns.y ?? '')), DENIED_SERIES).toBeGreaterThan(0);
     },
   },
   {
