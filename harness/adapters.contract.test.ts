@@ -92,16 +92,32 @@ describe('helm adapter against a fake helm', () => {
     });
   });
 
+  it('refuses Helm 3.6 on PATH (no `uninstall --wait`, no `install oci://`) and plans the pinned Helm', async () => {
+    const fake = makeFakeBin({ helm: [{ match: 'version --short', stdout: 'v3.6.3+gd506314\n' }] });
+    await withEnv({ PATH: fake.path }, async () => {
+      const t = await resolveTool('helm', { timeoutMs: 5000, cacheDir: cache() });
+      expect(t).toMatchObject({ source: 'download', version: 'v4.2.1' });
+      expect(t.warnings[0]).toContain('helm v3.6.3 on PATH is older than v3.7.0');
+    });
+    const ok = makeFakeBin({ helm: [{ match: 'version --short', stdout: 'v3.7.0+geeac838\n' }] });
+    await withEnv({ PATH: ok.path }, async () => {
+      expect(await resolveTool('helm', { timeoutMs: 5000, cacheDir: cache() })).toMatchObject({
+        source: 'path',
+        version: 'v3.7.0',
+      });
+    });
+  });
+
   it('reads releases from `helm list -o json`', async () => {
     const fake = makeFakeBin({ helm: [{ match: 'list', stdout: fixture('helm/list.json') }] });
     await withEnv({ PATH: fake.path }, async () => {
       const rows = await helmList({ path: 'helm', major: 4 }, { kubeconfig: '/k', context: 'c' }, 5000);
       expect(rows.map((r) => `${r.name}:${r.chart}:${r.status}`)).toContain('istio-cni:cni-1.28.3:deployed');
     });
+    // Helm 4 has no --all (removed in v4.0.0; every status is listed by default).
     expect(fake.calls('helm')[0]).toEqual([
       'list',
       '--all-namespaces',
-      '--all',
       '--output',
       'json',
       '--kubeconfig',

@@ -8,8 +8,8 @@ import {
   runRealHelm,
 } from '../test/helpers/real-helm.ts';
 import type { ExecResult } from './exec.ts';
-import { explainHelmFailure } from './helm.ts';
-import { buildPlan, type RunSettings } from './plan.ts';
+import { explainHelmFailure, listArgv, uninstallArgv } from './helm.ts';
+import { buildPlan, istioInstall, type RunSettings } from './plan.ts';
 import { loadProfile } from './profile/load.ts';
 
 /**
@@ -34,10 +34,10 @@ const settings: RunSettings = {
   skip: [],
 };
 
-function installCommands(profile: ReturnType<typeof loadProfile>, major: 3 | 4, mode: RunSettings['mode']) {
-  const plan = buildPlan({
+function planFor(profile: ReturnType<typeof loadProfile>, major: 3 | 4, over: Partial<RunSettings>) {
+  return buildPlan({
     profile,
-    settings: { ...settings, mode },
+    settings: { ...settings, ...over },
     kind: { name: 'kind', path: 'kind', version: 'v0.30.0', source: 'path', warnings: [] },
     helm: {
       name: 'helm',
@@ -48,9 +48,56 @@ function installCommands(profile: ReturnType<typeof loadProfile>, major: 3 | 4, 
       major,
     },
   });
-  return plan.steps.filter(
+}
+
+function installCommands(profile: ReturnType<typeof loadProfile>, major: 3 | 4, mode: RunSettings['mode']) {
+  return planFor(profile, major, { mode }).steps.filter(
     (s) => s.command && (s.id.startsWith('istio.install.') || s.id === 'addons.metrics-server'),
   );
+}
+
+/**
+ * Every helm command a run can execute: the plan's steps in each mode (kind, --reuse, existing
+ * with and without --use-existing-istio: installs, metrics-server, release detection, cleanup
+ * uninstalls), the commands tests run themselves (REMOVAL-02/04 uninstall, REMOVAL-04's reinstall)
+ * and the version probe of tools.ts.
+ */
+function helmCommands(
+  profile: ReturnType<typeof loadProfile>,
+  major: 3 | 4,
+): { id: string; command: string[] }[] {
+  const helm = { path: 'helm', major };
+  const target = { kubeconfig: settings.kubeconfig, context: 'kind-ambient-conformance-ab12' };
+  const out: { id: string; command: string[] }[] = [];
+  const modes: Partial<RunSettings>[] = [
+    { mode: 'kind' },
+    { mode: 'kind-reuse' },
+    { mode: 'existing', context: 'staging' },
+    { mode: 'existing', context: 'staging', useExistingIstio: true },
+  ];
+  for (const over of modes)
+    for (const s of planFor(profile, major, over).steps)
+      if (s.command?.[0] === 'helm') out.push({ id: `${over.mode ?? ''}:${s.id}`, command: s.command });
+  for (const r of profile.releases) {
+    out.push({
+      id: `REMOVAL-04 reinstall ${r.name}`,
+      command: istioInstall(profile, r, {
+        helm,
+        target,
+        runDir: settings.runDir,
+        timeoutMs: 300_000,
+        createNamespace: false,
+        upgrade: true,
+      }).command,
+    });
+    out.push({
+      id: `REMOVAL uninstall ${r.name}`,
+      command: uninstallArgv(helm, r.name, profile.doc.istio.namespace, 300_000, target),
+    });
+  }
+  out.push({ id: 'tools: version', command: ['helm', 'version', '--short'] });
+  out.push({ id: 'helm list', command: listArgv(helm, target) });
+  return out;
 }
 
 describe.skipIf(unavailable !== undefined)(`real helm (${unavailable ?? 'linux x86-64'})`, () => {
@@ -69,20 +116,17 @@ describe.skipIf(unavailable !== undefined)(`real helm (${unavailable ?? 'linux x
 
   for (const pin of REAL_HELM) {
     for (const [name, load] of Object.entries(profiles)) {
-      it(`helm ${pin.version} parses every install command of the ${name} plan (kind and --reuse)`, async () => {
+      it(`helm ${pin.version} parses every helm command of every mode of the ${name} plan`, async () => {
         const bin = bins.get(pin.major)!;
-        for (const mode of ['kind', 'kind-reuse'] as const) {
-          for (const step of installCommands(load(), pin.major, mode)) {
-            const r = await runRealHelm(bin, step.command!);
-            expect(r.timedOut, `${step.id}: ${step.command!.join(' ')}`).toBe(false);
-            expect(r.output, `${step.id}: ${step.command!.join(' ')}`).not.toMatch(HELM_USAGE_ERROR);
-            // Parsed, then stopped where this machine stops it: the download or the cluster.
-            expect(r.output).toMatch(
-              /INSTALLATION FAILED|UPGRADE FAILED|Kubernetes cluster unreachable|proxyconnect|connection refused/,
-            );
-          }
+        for (const step of helmCommands(load(), pin.major)) {
+          const r = await runRealHelm(bin, step.command);
+          const what = `${step.id}: ${step.command.join(' ')}\n${r.output}`;
+          expect(r.timedOut, what).toBe(false);
+          expect(r.output, what).not.toMatch(HELM_USAGE_ERROR);
+          // Parsed, then stopped where this machine stops it: the download or the cluster.
+          if (step.command[1] !== 'version') expect(r.exitCode, what).not.toBe(0);
         }
-      }, 120_000);
+      }, 180_000);
     }
 
     it(`helm ${pin.version}: the usage-error check catches an unknown flag (negative control)`, async () => {

@@ -70,11 +70,19 @@ export function installArgv(helm: HelmTool, a: InstallArgs, target: KubeTarget):
   for (const f of a.valuesFiles) argv.push('--values', f);
   for (const s of a.set ?? []) argv.push('--set', s);
   argv.push(waitFlag(helm), '--timeout', formatSeconds(a.timeoutMs));
-  if (a.upgrade && helm.major === 4) argv.push('--force-conflicts');
+  // --force-conflicts needs server-side apply; Helm 4's upgrade defaults --server-side to "auto",
+  // which follows the previous release's method, so a release last applied client-side (by Helm 3)
+  // fails with "forceConflicts enabled when serverSideApply disabled" (helm v4.2.1
+  // pkg/cmd/upgrade.go, pkg/kube/client.go). Say server-side explicitly.
+  if (a.upgrade && helm.major === 4) argv.push('--server-side=true', '--force-conflicts');
   argv.push(...kubeFlags(target));
   return argv;
 }
 
+/**
+ * helm uninstall argv. `--wait` exists from Helm v3.7.0 (absent from v3.6.0's
+ * cmd/helm/uninstall.go), which is the oldest Helm this suite accepts (tools.ts MINIMUM).
+ */
 export function uninstallArgv(
   helm: HelmTool,
   release: string,
@@ -95,8 +103,21 @@ export function uninstallArgv(
   ];
 }
 
+/**
+ * The one `helm list` argv: releases of every status in every namespace. Helm 3 shows only
+ * deployed and failed releases unless given `--all`; Helm 4 removed `--all` and lists every
+ * status by default (helm v4.0.0 pkg/cmd/list.go has no "all" flag; v3 cmd/helm/list.go does).
+ */
 export function listArgv(helm: HelmTool, target: KubeTarget): string[] {
-  return [helm.path, 'list', '--all-namespaces', '--all', '--output', 'json', ...kubeFlags(target)];
+  return [
+    helm.path,
+    'list',
+    '--all-namespaces',
+    ...(helm.major === 3 ? ['--all'] : []),
+    '--output',
+    'json',
+    ...kubeFlags(target),
+  ];
 }
 
 /** One row of `helm list -o json` (the same keys in Helm 3 and 4). */

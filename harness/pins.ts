@@ -8,7 +8,7 @@ import { z } from 'zod';
  *   Binary SHA-256s as published next to the release assets (mirrored in f110/mono
  *   build/rules/kind/assets.bzl). A wrong pin fails closed: the download is refused.
  * - helm v4.2.1: SHA-256s as published next to the release archives (the same pins Argo CD keeps in
- *   hack/installers/checksums/helm-v4.2.1-*.tar.gz.sha256). Helm 3 (3.6+) on PATH is used as well.
+ *   hack/installers/checksums/helm-v4.2.1-*.tar.gz.sha256). Helm 3 (3.7+) on PATH is used as well.
  * - metrics-server chart 3.13.1 = v0.8.1, the release for Kubernetes 1.31-1.34 (v0.9.0 needs 1.34+ only).
  * - agnhost 2.53 (netexec server, curl client; alpine base with /bin/sh): the digest is the one a
  *   cluster resolved for registry.k8s.io/e2e-test-images/agnhost:2.53 (a pod's status.imageID), seen

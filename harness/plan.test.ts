@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildPlan, istioInstall, planToJson, type PlanInput, type RunSettings } from './plan.ts';
+import { listArgv } from './helm.ts';
 import { loadProfile } from './profile/load.ts';
 import type { ResolvedTool } from './tools.ts';
 
@@ -204,7 +205,36 @@ describe('plan variants', () => {
     for (const s of installs(p)) {
       expect(s.command?.slice(1, 3)).toEqual(['upgrade', '--install']);
       expect(s.command).toContain('--force-conflicts');
+      // Helm 4's --server-side defaults to "auto" (the previous release's method): a release last
+      // applied client-side by Helm 3 would refuse --force-conflicts.
+      expect(s.command?.indexOf('--server-side=true')).toBe(s.command!.indexOf('--force-conflicts') - 1);
     }
+    for (const s of installs(plan({ mode: 'kind-reuse', keep: true }, 3))) {
+      expect(s.command).not.toContain('--force-conflicts');
+      expect(s.command?.some((a) => a.startsWith('--server-side'))).toBe(false);
+    }
+  });
+
+  it('lists releases with one builder: Helm 3 with --all, Helm 4 without (it has no such flag)', () => {
+    const detect = (major: 3 | 4) =>
+      plan({ mode: 'existing', kubeconfig: '/k', context: 'c' }, major).steps.find(
+        (s) => s.id === 'istio.detect',
+      );
+    expect(detect(4)?.command).toEqual([
+      '/usr/local/bin/helm',
+      'list',
+      '--all-namespaces',
+      '--output',
+      'json',
+      '--kubeconfig',
+      '/k',
+      '--kube-context',
+      'c',
+    ]);
+    expect(detect(3)?.command).toEqual(
+      listArgv({ path: '/usr/local/bin/helm', major: 3 }, { kubeconfig: '/k', context: 'c' }),
+    );
+    expect(detect(3)?.command).toContain('--all');
   });
 
   it('an existing cluster is never created or deleted; Istio is detected first and uninstalled in reverse only if installed', () => {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { installArgv, uninstallArgv, type HelmTool, type KubeTarget } from './helm.ts';
+import { installArgv, listArgv, uninstallArgv, type HelmTool, type KubeTarget } from './helm.ts';
 import {
   createArgv,
   deleteArgv,
@@ -240,17 +240,7 @@ export function buildPlan(input: PlanInput): Plan {
       description: settings.useExistingIstio
         ? `use the Istio already installed in ${istioNs} as is: record its releases and versions, install nothing`
         : `refuse to continue if Istio is already installed and was not installed by this tool (use --use-existing-istio to test it as is)`,
-      command: [
-        helm.path,
-        'list',
-        '--all-namespaces',
-        '--all',
-        '--output',
-        'json',
-        '--kubeconfig',
-        settings.kubeconfig,
-        ...(settings.context ? ['--kube-context', settings.context] : []),
-      ],
+      command: listArgv(helm, target),
       api: 'detect-istio',
       when: 'always',
       timeout: 'preflight',

@@ -66,8 +66,9 @@ export function atLeast(v: string, min: string): boolean {
 export const MINIMUM = {
   // kindnet enforces NetworkPolicy (kube-network-policies) since kind v0.24.0.
   kind: 'v0.24.0',
-  // The Istio docs ask for Helm 3.6 or above.
-  helm: 'v3.6.0',
+  // The Istio docs ask for Helm 3.6 or above, but Helm 3.6 has no `uninstall --wait` and no
+  // `install oci://…`; both arrive in v3.7.0 (helm cmd/helm/uninstall.go, pkg/action/install.go).
+  helm: 'v3.7.0',
 } as const;
 
 async function versionOf(name: ToolName, file: string, timeoutMs: number): Promise<string | undefined> {
@@ -140,7 +141,7 @@ export async function provision(
       seen: `no ${tool.name} on PATH; pins.json has no checksum for ${plat}`,
       fix:
         tool.name === 'helm'
-          ? 'install Helm 3.6+ or Helm 4 (https://helm.sh/docs/intro/install/), or add its SHA-256 to pins.json'
+          ? 'install Helm 3.7+ or Helm 4 (https://helm.sh/docs/intro/install/), or add its SHA-256 to pins.json'
           : `install kind ${pin.version} (https://kind.sigs.k8s.io/docs/user/quick-start/#installation)`,
     });
   }
