@@ -18,7 +18,7 @@ import { consoleSummary } from '../harness/report/render.ts';
 import { mergeWithCatalog, verdict, type TestResultRecord } from '../harness/report/results.ts';
 import { writeReports } from '../harness/report/write.ts';
 import { humanDuration, resolveTimeouts } from '../harness/timeouts.ts';
-import { helmMajor, resolveTool } from '../harness/tools.ts';
+import { helmMajor, minimumHelmFor, resolveTool } from '../harness/tools.ts';
 import { catalog } from '../suites/catalog.ts';
 import { collectList, resolveSettings, type RunFlags } from '../harness/settings.ts';
 
@@ -73,7 +73,7 @@ async function prepare(flags: RunFlags & { verbose?: boolean }): Promise<Prepare
   const timeoutMs = profile.timeouts.preflight;
   const [kind, helm] = await Promise.all([
     resolveTool('kind', { timeoutMs }),
-    resolveTool('helm', { timeoutMs }),
+    resolveTool('helm', { timeoutMs, minimum: minimumHelmFor(profile.doc.istio.chartRepository) }),
   ]);
   for (const w of [...kind.warnings, ...helm.warnings]) log.warn(w);
   return {

@@ -7,7 +7,7 @@ import { OperationError, PreflightError } from './errors.ts';
 import { run } from './exec.ts';
 import { explainHelmFailure, helmList, installArgv } from './helm.ts';
 import { classifyCreateFailure, createArgv, deleteArgv, listClusters } from './kind.ts';
-import { resolveTool } from './tools.ts';
+import { minimumHelmFor, resolveTool } from './tools.ts';
 import { fixture, makeFakeBin, withEnv } from '../test/helpers/fake-bin.ts';
 
 const cache = () => mkdtempSync(path.join(os.tmpdir(), 'cache-'));
@@ -105,6 +105,25 @@ describe('helm adapter against a fake helm', () => {
         source: 'path',
         version: 'v3.7.0',
       });
+    });
+  });
+
+  it('passes over a Helm 3.7 on PATH for an oci:// chart repository (it refuses oci:// without HELM_EXPERIMENTAL_OCI)', async () => {
+    const v37 = makeFakeBin({ helm: [{ match: 'version --short', stdout: 'v3.7.2+g663a896\n' }] });
+    await withEnv({ PATH: v37.path }, async () => {
+      const oci = await resolveTool('helm', {
+        timeoutMs: 5000,
+        cacheDir: cache(),
+        minimum: minimumHelmFor('oci://ghcr.io/istio/release/charts'),
+      });
+      expect(oci).toMatchObject({ source: 'download', version: 'v4.2.1' });
+      expect(oci.warnings[0]).toContain('older than v3.8.0 (needed for an oci:// chart repository)');
+      const http = await resolveTool('helm', {
+        timeoutMs: 5000,
+        cacheDir: cache(),
+        minimum: minimumHelmFor('https://blob.istio.io/istio-release/charts'),
+      });
+      expect(http).toMatchObject({ source: 'path', version: 'v3.7.2' });
     });
   });
 

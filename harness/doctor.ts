@@ -2,7 +2,8 @@ import { readFileSync, statfsSync } from 'node:fs';
 import os from 'node:os';
 import Table from 'cli-table3';
 import { run } from './exec.ts';
-import { MINIMUM, resolveTool, type ResolvedTool } from './tools.ts';
+import { MINIMUM, minimumHelmFor, resolveTool, type ResolvedTool } from './tools.ts';
+import { hubReason } from './istio/hosts.ts';
 import { PINS } from './pins.ts';
 import { displayPath, type Profile } from './profile/load.ts';
 
@@ -178,7 +179,10 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
   };
   const kind = opts.needDocker ? await resolveTool('kind', resolveOpts) : undefined;
   if (kind) checks.push(toolCheck(kind, true));
-  const helm = await resolveTool('helm', resolveOpts);
+  const helm = await resolveTool('helm', {
+    ...resolveOpts,
+    ...(opts.profile ? { minimum: minimumHelmFor(opts.profile.doc.istio.chartRepository) } : {}),
+  });
   checks.push(toolCheck(helm, true));
 
   if (opts.needDocker && platform === 'linux') {
@@ -240,7 +244,7 @@ export function hostsCheck(profile: Profile): Check {
     return {
       name,
       status: 'ok',
-      detail: `${where}: charts from ${profile.doc.istio.chartRepository}; no retired chart or image host${profile.releases.some((r) => r.planSet.length) ? `; the plan sets ${profile.releases.find((r) => r.planSet.length)?.planSet[0] ?? ''} (Istio ${profile.doc.istio.version} charts default to a retired registry)` : ''}`,
+      detail: `${where}: charts from ${profile.doc.istio.chartRepository}; no retired chart or image host${profile.releases.some((r) => r.planSet.length) ? `; the plan sets ${profile.releases.find((r) => r.planSet.length)?.planSet[0] ?? ''} (${hubReason(profile.doc.istio.version)})` : ''}`,
     };
   return {
     name,

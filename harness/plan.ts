@@ -9,6 +9,7 @@ import {
   getKubeconfigArgv,
   renderConfig,
 } from './kind.ts';
+import { hubReason } from './istio/hosts.ts';
 import { PINS, splitImage } from './pins.ts';
 import type { Profile, ResolvedRelease } from './profile/load.ts';
 import type { TimeoutKey } from './timeouts.ts';
@@ -303,7 +304,7 @@ export function buildPlan(input: PlanInput): Plan {
       steps.push({
         id: `istio.install.${r.name}`,
         phase: 'istio',
-        description: `helm ${settings.mode === 'kind-reuse' ? 'upgrade --install' : 'install'} ${r.name} (chart ${r.chart} ${profile.doc.istio.version}, sync wave ${r.syncWave}) into ${istioNs}${files.length ? `, values ${files.map((f) => path.basename(f)).join(', ')}` : ''}; ${typeof r.effectiveValues.profile === 'string' ? `profile: ${r.effectiveValues.profile}` : 'no profile (as the docs install it)'}${r.planSet.length ? `; the plan sets ${r.planSet.join(', ')} (Istio 1.30+ charts default to registry.istio.io/release, retired December 2026)` : ''}`,
+        description: `helm ${settings.mode === 'kind-reuse' ? 'upgrade --install' : 'install'} ${r.name} (chart ${r.chart} ${profile.doc.istio.version}, sync wave ${r.syncWave}) into ${istioNs}${files.length ? `, values ${files.map((f) => path.basename(f)).join(', ')}` : ''}; ${typeof r.effectiveValues.profile === 'string' ? `profile: ${r.effectiveValues.profile}` : 'no profile (as the docs install it)'}${r.planSet.length ? `; the plan sets ${r.planSet.join(', ')} (${hubReason(profile.doc.istio.version)})` : ''}`,
         command: install.command,
         ...(install.inline ? { files: [install.inline] } : {}),
         when: 'always',

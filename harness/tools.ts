@@ -66,10 +66,22 @@ export function atLeast(v: string, min: string): boolean {
 export const MINIMUM = {
   // kindnet enforces NetworkPolicy (kube-network-policies) since kind v0.24.0.
   kind: 'v0.24.0',
-  // The Istio docs ask for Helm 3.6 or above, but Helm 3.6 has no `uninstall --wait` and no
-  // `install oci://…`; both arrive in v3.7.0 (helm cmd/helm/uninstall.go, pkg/action/install.go).
+  // The Istio docs ask for Helm 3.6 or above, but Helm 3.6 has no `uninstall --wait` (it arrives
+  // in v3.7.0, helm cmd/helm/uninstall.go).
   helm: 'v3.7.0',
 } as const;
+
+/**
+ * Oldest Helm that installs from an `oci://` chart repository without HELM_EXPERIMENTAL_OCI:
+ * v3.7.0 refuses `install oci://…` unless that variable is set (cmd/helm/install.go checkOCI,
+ * cmd/helm/root.go); the gate is gone from v3.8.0.
+ */
+export const MINIMUM_HELM_FOR_OCI = 'v3.8.0';
+
+/** The oldest Helm a chart repository needs: `oci://` needs v3.8.0, a Helm repository v3.7.0. */
+export function minimumHelmFor(chartRepository: string): string {
+  return chartRepository.toLowerCase().startsWith('oci://') ? MINIMUM_HELM_FOR_OCI : MINIMUM.helm;
+}
 
 async function versionOf(name: ToolName, file: string, timeoutMs: number): Promise<string | undefined> {
   const argv = name === 'kind' ? [file, 'version'] : [file, 'version', '--short'];
@@ -79,6 +91,8 @@ async function versionOf(name: ToolName, file: string, timeoutMs: number): Promi
 }
 
 export interface ResolveOptions {
+  /** Oldest acceptable version on PATH, when stricter than MINIMUM (e.g. minimumHelmFor). */
+  minimum?: string;
   cacheDir?: string;
   timeoutMs: number;
   env?: NodeJS.ProcessEnv;
@@ -94,7 +108,8 @@ export async function resolveTool(name: ToolName, opts: ResolveOptions): Promise
   const warnings: string[] = [];
   const onPath = await versionOf(name, name, opts.timeoutMs);
   if (onPath !== undefined) {
-    if (atLeast(onPath, MINIMUM[name])) {
+    const minimum = opts.minimum ?? MINIMUM[name];
+    if (atLeast(onPath, minimum)) {
       if (name === 'kind' && onPath !== pin.version)
         warnings.push(
           `kind ${onPath} on PATH differs from the pinned ${pin.version}; the node image was built for ${pin.version} (other pairings are best effort)`,
@@ -102,7 +117,7 @@ export async function resolveTool(name: ToolName, opts: ResolveOptions): Promise
       return { name, path: name, version: onPath, source: 'path', warnings };
     }
     warnings.push(
-      `${name} ${onPath} on PATH is older than ${MINIMUM[name]}; using the pinned ${pin.version}`,
+      `${name} ${onPath} on PATH is older than ${minimum}${minimum !== MINIMUM[name] ? ' (needed for an oci:// chart repository)' : ''}; using the pinned ${pin.version}`,
     );
   }
   const cached = cachedToolPath(name, pin, cacheDir);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   checkChartRepository,
-  chartsDefaultToRetiredHub,
+  planSetsHub,
   describeRetiredReference,
   explainChartDownload,
   hubOverride,
@@ -19,6 +19,8 @@ describe('retired Istio hosts', () => {
     ['gcr.io/istio-release/pilot:1.28.3-distroless', 'gcr.io/istio-release'],
     ['registry.istio.io/release', 'registry.istio.io/release'],
     ['registry.istio.io/release/ztunnel:1.30.3', 'registry.istio.io/release'],
+    ['https://istio-release.storage.googleapis.com?x=1', 'istio-release.storage.googleapis.com'],
+    ['https://istio-release.storage.googleapis.com.:443/charts#top', 'istio-release.storage.googleapis.com'],
   ])('%s is on %s', (ref, host) => {
     expect(retiredHostOf(ref)?.prefix).toBe(host);
   });
@@ -96,6 +98,23 @@ describe('retired Istio hosts', () => {
     ).toBe('istio.releases[1].values.hub');
   });
 
+  it('refuses 1.31 only through fields that pull images; any other string is reported, not refused', () => {
+    const refs = scanValues(
+      '/v.yaml',
+      {
+        global: { hub: 'registry.istio.io/release' },
+        meshConfig: { extensionProviders: [{ envoyExtAuthzHttp: { service: 'gcr.io/istio-release' } }] },
+        global2: { proxy: { image: 'gcr.io/istio-release/proxyv2:1.31.0' } },
+      },
+      '1.31.0',
+    );
+    expect(refs.map((r) => [r.field, r.notPublished ?? false])).toEqual([
+      ['global.hub', true],
+      ['meshConfig.extensionProviders[0].envoyExtAuthzHttp.service', false],
+      ['global2.proxy.image', true],
+    ]);
+  });
+
   it('a warning names the file, the field, the retired host and the replacement', () => {
     const [ref] = scanValues(
       '/abs/istiod-values.yaml',
@@ -110,9 +129,9 @@ describe('retired Istio hosts', () => {
   });
 
   it('sets global.hub for 1.30+ charts that render images, unless the values choose one', () => {
-    expect(chartsDefaultToRetiredHub('1.29.6')).toBe(false);
-    expect(chartsDefaultToRetiredHub('1.30.0-beta.0')).toBe(true);
-    expect(chartsDefaultToRetiredHub('1.31.1')).toBe(true);
+    expect(planSetsHub('1.29.6')).toBe(false);
+    expect(planSetsHub('1.30.0-beta.0')).toBe(true);
+    expect(planSetsHub('1.31.1')).toBe(true); // 1.31 defaults to docker.io/istio; the plan pins it anyway
     expect(hubOverride('istiod', '1.28.3', {})).toBeUndefined();
     expect(hubOverride('base', '1.30.3', {})).toBeUndefined();
     for (const chart of ['istiod', 'cni', 'ztunnel'])
@@ -154,6 +173,16 @@ describe('a failed chart download', () => {
       'Error: INSTALLATION FAILED: chart "cni" version "1.28.3" not found in https://charts.example.com/istio repository',
     );
     expect(e?.fix).toContain('check that https://charts.example.com/istio is reachable');
+    expect(e?.fix).toContain('https://blob.istio.io/istio-release/charts');
+  });
+
+  it('also when the index loads but the chart archive does not (helm v3.17.2 and v4.1.4, seen on loopback)', () => {
+    const e = explainChartDownload(
+      'https://istio-release.storage.googleapis.com/charts',
+      'istiod',
+      '1.28.3',
+      'Error: INSTALLATION FAILED: failed to fetch https://istio-release.storage.googleapis.com/charts/istiod-1.28.3.tgz : 404 Not Found',
+    );
     expect(e?.fix).toContain('https://blob.istio.io/istio-release/charts');
   });
 

@@ -12,11 +12,15 @@
  * - The replacements: Helm repository `https://blob.istio.io/istio-release/charts`, OCI charts
  *   `oci://ghcr.io/istio/release/charts`, images on `docker.io/istio` (same sources; all charts
  *   of all Istio versions are on the new hosts).
- * - Istio 1.31 and later are not published on the retired chart repository nor on
- *   `gcr.io/istio-release` at all (blog retirement-of-gcp, 2026-08-21).
+ * - Istio 1.31 and later are not published on the retired chart repository, `gcr.io/istio-release`
+ *   or `registry.istio.io` at all (blog retirement-of-gcp, 2026-08-21; Istio 1.31 upgrade notes:
+ *   "From Istio 1.31 forwards, we will no longer publish artifacts to …").
  * - The published 1.30 charts default their image hub to `registry.istio.io/release`
- *   (istio/release-builder@release-1.30 release/build.sh sets DOCKER_HUB; 1.28 and 1.29 publish
- *   `docker.io/istio`).
+ *   (istio/release-builder@release-1.30 release/build.sh sets DOCKER_HUB; blog
+ *   retirement-of-gcr.io-follow-up, 2026-07-23: "Istio 1.30 installations use
+ *   registry.istio.io/release… All other Istio versions default to docker.io/istio"). 1.28, 1.29
+ *   and 1.31 publish `docker.io/istio` (release-builder@release-1.31 build.sh). The plan still sets
+ *   the hub explicitly from 1.30 on, so no later chart default can send a run to a retired host.
  * - How the charts pick a hub (istio/istio@1.30.3, manifests/charts): istiod and istio-cni
  *   render `.Values.hub | default .Values.global.hub` (istio-discovery/templates/deployment.yaml,
  *   istio-cni/templates/daemonset.yaml), with `hub: ""` by default; ztunnel renders `.Values.hub`,
@@ -50,11 +54,12 @@ export const RETIREMENT =
   'which Istio retires in December 2026 (switched off 2026-12-08 15:00 to 2026-12-09 15:00 UTC for the last scream test)';
 
 export const RETIRED_HOSTS: readonly RetiredHost[] = [
-  // The GCS bucket behind the classic chart repository, virtual-hosted and path-style.
+  // The GCS bucket behind the classic chart repository. Istio names the virtual-hosted form; the
+  // path-style form is the same bucket (derived from how GCS serves buckets, not named by Istio).
   { prefix: 'istio-release.storage.googleapis.com', served: ['helm-repository'], notPublishedFromMinor: 31 },
   { prefix: 'storage.googleapis.com/istio-release', served: ['helm-repository'], notPublishedFromMinor: 31 },
   { prefix: 'gcr.io/istio-release', served: ['oci-charts', 'image'], notPublishedFromMinor: 31 },
-  { prefix: 'registry.istio.io/release', served: ['image'] },
+  { prefix: 'registry.istio.io/release', served: ['image'], notPublishedFromMinor: 31 },
 ];
 
 /**
@@ -66,9 +71,13 @@ export function retiredHostOf(reference: string): RetiredHost | undefined {
   const bare = reference
     .trim()
     .replace(/^[a-z][a-z0-9+.-]*:\/\//i, '')
-    .replace(/^[^/@]*@/, ''); // user-info in a URL
+    .replace(/^[^/@]*@/, '') // user-info in a URL
+    .replace(/[?#].*$/, ''); // query and fragment
   const slash = bare.indexOf('/');
-  const host = (slash < 0 ? bare : bare.slice(0, slash)).toLowerCase().replace(/:443$/, '');
+  const host = (slash < 0 ? bare : bare.slice(0, slash))
+    .toLowerCase()
+    .replace(/:443$/, '')
+    .replace(/\.$/, ''); // a fully qualified name's trailing dot
   const rest = slash < 0 ? '' : bare.slice(slash);
   const norm = host + rest;
   return RETIRED_HOSTS.find((h) => {
@@ -160,6 +169,9 @@ export function scanValues(
   const walk = (v: unknown, at: string): void => {
     if (typeof v === 'string') {
       const host = retiredHostOf(v);
+      // Only a hub or an image field decides what is pulled; any other string is reported but
+      // never refused (an extension provider's address, say, is not an image).
+      const imageField = /(^|\.)(hub|image|[A-Za-z]*Image)$/.test(at.replace(/\[\d+\]$/, ''));
       if (host && host.served.includes('image'))
         out.push({
           file,
@@ -168,7 +180,7 @@ export function scanValues(
           value: v,
           retired: host.prefix,
           replacement: REPLACEMENT.image,
-          ...(host.notPublishedFromMinor !== undefined && minor >= host.notPublishedFromMinor
+          ...(imageField && host.notPublishedFromMinor !== undefined && minor >= host.notPublishedFromMinor
             ? { notPublished: true }
             : {}),
         });
@@ -198,12 +210,23 @@ export function describeRetiredReference(r: RetiredHostReference, displayFile: s
   return `${displayFile}: ${r.field} (${fieldKind(r)}) is ${r.value}, on ${r.retired}, ${RETIREMENT}${published}; use ${instead}`;
 }
 
-/** True for Istio 1.30 and later, whose published charts default their hub to a retired registry. */
-export function chartsDefaultToRetiredHub(version: string): boolean {
+/**
+ * True from Istio 1.30 on: the plan sets the image hub explicitly. 1.30's published charts default
+ * to the retired `registry.istio.io/release`; 1.31's went back to `docker.io/istio`, and setting
+ * it anyway keeps every later version off a retired registry whatever its charts default to.
+ */
+export function planSetsHub(version: string): boolean {
   const m = /^(\d+)\.(\d+)\./.exec(version);
   if (!m) return false;
   const major = Number(m[1]);
   return major > 1 || Number(m[2]) >= 30;
+}
+
+/** The reason the plan gives for setting the hub, for a given Istio version. */
+export function hubReason(version: string): string {
+  return /^1\.30\./.test(version)
+    ? `Istio ${version}'s published charts default their image hub to registry.istio.io/release, which Istio retires in December 2026`
+    : `from Istio 1.30 on the plan sets the hub explicitly (1.30's charts defaulted to the retired registry.istio.io/release)`;
 }
 
 /** Charts that render images (base renders none). */
@@ -221,7 +244,7 @@ export function hubOverride(
   version: string,
   effectiveValues: Record<string, unknown>,
 ): string | undefined {
-  if (!CHARTS_WITH_IMAGES.has(chart) || !chartsDefaultToRetiredHub(version)) return undefined;
+  if (!CHARTS_WITH_IMAGES.has(chart) || !planSetsHub(version)) return undefined;
   const global = effectiveValues.global;
   if (isPlainObject(global) && typeof global.hub === 'string' && global.hub !== '') return undefined;
   return `global.hub=${SAFE_HUB}`;
@@ -233,10 +256,12 @@ export function hubOverride(
  * output is not a failed chart download.
  *
  * Shapes of the messages (helm v3.17.2 and v4.1.4, captured here against a loopback server and
- * with DNS failing; pkg/repo/chartrepo.go "looks like … is not a valid chart repository or cannot
- * be reached", pkg/repo "chart … version … not found in … repository", pkg/registry and the OCI
- * getter "failed to do request", "failed to perform \"FetchReference\"", "unexpected status from
- * HEAD request", "<ref>: not found").
+ * with DNS failing): Helm's own pkg/repo chartrepo.go "looks like … is not a valid chart
+ * repository or cannot be reached" and "chart … version … not found in … repository",
+ * pkg/getter/httpgetter.go "failed to fetch <url> : <status>"; for OCI, strings from the
+ * registry libraries Helm links (Helm 3: containerd's resolver via oras-go v1, "failed to do
+ * request", "unexpected status from HEAD request", "<ref>: not found"; Helm 4: oras-go v2,
+ * "failed to perform \"FetchReference\"").
  */
 export function explainChartDownload(
   repository: string,
@@ -252,7 +277,7 @@ export function explainChartDownload(
       'failed to do request',
       'failed to perform "FetchReference"',
       'unexpected status from HEAD request',
-      'failed to fetch \\S*index\\.yaml',
+      'failed to fetch \\S+ : \\d{3}', // index.yaml or the chart archive (pkg/getter/httpgetter.go)
       `/${esc(chart)}:${esc(version)}: not found`,
     ].join('|'),
   );

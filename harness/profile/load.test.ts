@@ -255,6 +255,19 @@ describe("Istio's retired chart and image hosts", () => {
     expect(e.details.seen).toBe('https://istio-release.storage.googleapis.com/charts');
   });
 
+  it('refuses Istio 1.31 pulled through registry.istio.io/release: 1.31 is published on none of the retired hosts', () => {
+    const e = loadError(
+      variant(
+        (d) => {
+          d.istio.version = '1.31.1';
+        },
+        { 'ztunnel-values.yaml': 'global:\n  hub: registry.istio.io/release\n' },
+      ),
+    );
+    expect(e.message).toMatch(/ztunnel-values\.yaml: global\.hub$/);
+    expect(e.details.expected).toContain('docker.io/istio');
+  });
+
   it('sets global.hub: docker.io/istio for Istio 1.30+ on the charts that render images, and says so', () => {
     const p = loadProfile(
       variant((d) => {

@@ -6,7 +6,8 @@ import type { z } from 'zod';
 import { UserInputError } from '../errors.ts';
 import {
   checkChartRepository,
-  chartsDefaultToRetiredHub,
+  hubReason,
+  planSetsHub,
   describeRetiredReference,
   hubOverride,
   scanValues,
@@ -269,9 +270,9 @@ export function loadProfile(file: string | undefined, options: LoadOptions = {})
   const hubSet = releases.filter((r) => r.planSet.length > 0);
   if (hubSet.length > 0)
     notices.push(
-      `${hubSet.map((r) => r.name).join(', ')}: the plan sets ${hubSet[0]?.planSet[0] ?? ''}, because Istio ${doc.istio.version}'s published charts default their image hub to registry.istio.io/release, which Istio retires in December 2026 (set global.hub in the values to choose another)`,
+      `${hubSet.map((r) => r.name).join(', ')}: the plan sets ${hubSet[0]?.planSet[0] ?? ''}: ${hubReason(doc.istio.version)} (set global.hub in the values to choose another)`,
     );
-  else if (chartsDefaultToRetiredHub(doc.istio.version))
+  else if (planSetsHub(doc.istio.version))
     notices.push(
       `every release whose chart renders images sets global.hub, so the plan leaves the image hub as given`,
     );
