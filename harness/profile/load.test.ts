@@ -152,6 +152,26 @@ describe('bad profiles exit 2 with the field, what was expected and what was fou
     expect(e.details.expected).toContain('base chart');
   });
 
+  it('cni with ambient: {enabled: true} and no profile is valid (the switch the ambient profile sets)', () => {
+    const p = loadProfile(
+      variant(() => undefined, { 'cni-values.yaml': 'ambient:\n  enabled: true\n' }),
+      { env: {} },
+    );
+    expect(p.releases.find((r) => r.chart === 'cni')?.effectiveValues).toEqual({
+      ambient: { enabled: true },
+    });
+  });
+
+  it('cni whose values turn ambient back off is refused, naming the switch', () => {
+    const e = loadError(
+      variant(() => undefined, {
+        'cni-values.yaml': 'profile: ambient\ncni:\n  ambient:\n    enabled: false\n',
+      }),
+    );
+    expect(e.message).toContain('(chart cni): ambient.enabled');
+    expect(e.details.seen).toBe('ambient.enabled = false (profile ambient)');
+  });
+
   it('istiod without profile: ambient is refused with a fix', () => {
     const e = loadError(variant(() => undefined, { 'istiod-values.yaml': 'replicaCount: 1\n' }));
     expect(e.message).toContain('profile');

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { UserInputError } from '../errors.ts';
+import { ambientSwitch } from '../istio/ambient-values.ts';
 import {
   checkChartRepository,
   hubReason,
@@ -138,8 +139,6 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 const REQUIRED_CHARTS: readonly ChartName[] = ['base', 'istiod', 'cni', 'ztunnel'];
-/** Charts whose ambient support is switched on only by profile=ambient (files/profile-ambient.yaml). */
-const NEEDS_AMBIENT_PROFILE: ReadonlySet<ChartName> = new Set(['istiod', 'cni']);
 
 export function loadProfile(file: string | undefined, options: LoadOptions = {}): Profile {
   const source = path.resolve(file ?? EMBEDDED_PROFILE);
@@ -210,14 +209,18 @@ export function loadProfile(file: string | undefined, options: LoadOptions = {})
       fileValuesOf.set(r.name, fileValues);
     }
     const effectiveValues = deepMerge(fileValues, r.values ?? {});
-    if (NEEDS_AMBIENT_PROFILE.has(r.chart) && effectiveValues.profile !== 'ambient') {
-      throw bad(
-        valuesPath ?? source,
-        `values of release ${r.name} (chart ${r.chart}): profile`,
-        'profile: ambient (without it the chart does not enable ambient mode)',
-        effectiveValues.profile ?? 'not set',
-        `add "profile: ambient" to ${valuesPath ?? `istio.releases (${r.name}).values`}`,
-      );
+    if (r.chart === 'istiod' || r.chart === 'cni') {
+      const ambient = ambientSwitch(r.chart, effectiveValues);
+      if (!ambient.on)
+        throw bad(
+          valuesPath ?? source,
+          `values of release ${r.name} (chart ${r.chart}): ${r.chart === 'cni' ? 'ambient.enabled' : 'env.PILOT_ENABLE_AMBIENT'}`,
+          r.chart === 'cni'
+            ? 'ambient switched on: profile: ambient, ambient.enabled: true or cni.ambient.enabled: true'
+            : 'ambient switched on: profile: ambient, env.PILOT_ENABLE_AMBIENT: "true" or pilot.env.PILOT_ENABLE_AMBIENT: "true"',
+          ambient.seen,
+          `add "profile: ambient" to ${valuesPath ?? `istio.releases (${r.name}).values`}`,
+        );
     }
     const platform = valueAt(effectiveValues, ['global', 'platform']) ?? effectiveValues.platform;
     if (platform === 'kind') {
