@@ -10,6 +10,7 @@ import { MANAGED_BY, MANAGED_BY_LABEL, RUN_ID_LABEL } from '../plan.ts';
 import { loadProfile, type Profile } from '../profile/load.ts';
 import { log } from '../progress.ts';
 import { deselected, testBudget, unmetNeeds, type ConformanceTest, type TestScope } from './define.ts';
+import { runBody } from './execute.ts';
 
 interface Fixtures {
   facts: RunFacts;
@@ -125,9 +126,8 @@ export function registerSuite(suite: string, tests: ConformanceTest[]): void {
         const kube = makeClients(facts.kubeconfig, facts.context, userAgentFor(t.id));
         const scope = new Scope(t.id, kube, facts, profile);
         const budget = testBudget(t, profile.timeouts);
-        let failed = false;
-        try {
-          await Promise.race([
+        await runBody({
+          body: () =>
             t.body({
               expect,
               facts,
@@ -137,41 +137,23 @@ export function registerSuite(suite: string, tests: ConformanceTest[]): void {
               scope,
               skip: (reason: string) => skip(`Skipping ${t.id}: ${reason}`),
             }),
-            new Promise<never>((_, reject) => {
-              // The test's overall deadline (a hung call cannot stall the run), not a sleep.
-              AbortSignal.timeout(budget).addEventListener(
-                'abort',
-                () =>
-                  reject(
-                    new Error(
-                      `${t.id} exceeded its overall budget of ${Math.round(budget / 1000)}s (4 × max(podReady, ${t.timeout ?? 'podReady'})); raise AMBIENT_TIMEOUT_${(t.timeout ?? 'podReady').replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()} on slow machines`,
-                    ),
-                  ),
-                { once: true },
-              );
+          budgetMs: budget,
+          // The test's overall deadline (a hung call cannot stall the run), not a sleep.
+          budgetMessage: `${t.id} exceeded its overall budget of ${Math.round(budget / 1000)}s (4 × max(podReady, ${t.timeout ?? 'podReady'})); raise AMBIENT_TIMEOUT_${(t.timeout ?? 'podReady').replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()} on slow machines`,
+          diagnostics: () =>
+            collectDiagnostics(kube, {
+              dir: scope.artifactsDir,
+              istioNamespace: facts.istioNamespace,
+              namespaces: scope.namespaces,
+              deadlineMs: profile.timeouts.diagnostics,
             }),
-          ]);
-        } catch (e) {
-          failed = true;
-          const files = await collectDiagnostics(kube, {
-            dir: scope.artifactsDir,
-            istioNamespace: facts.istioNamespace,
-            namespaces: scope.namespaces,
-            deadlineMs: profile.timeouts.diagnostics,
-          }).catch(() => []);
-          if (files.length)
-            log.info(`[${t.id}] diagnostics: ${files.length} file(s) in ${scope.artifactsDir}`);
-          throw e;
-        } finally {
-          if (failed && facts.keepOnFailure) {
-            log.warn(
-              `[${t.id}] failed: keeping ${scope.namespaces.join(', ') || 'its resources'} (--keep-on-failure)`,
-            );
-          } else {
-            const problems = await scope.cleanup();
-            if (problems.length) log.warn(`[${t.id}] cleanup problems: ${problems.join('; ')}`);
-          }
-        }
+          cleanup: () => scope.cleanup(),
+          keepOnFailure: facts.keepOnFailure,
+          note: (level, message) =>
+            log[level](
+              `[${t.id}] ${message}${message.startsWith('failed: keeping') ? ` (${scope.namespaces.join(', ')})` : message.startsWith('diagnostics') ? ` in ${scope.artifactsDir}` : ''}`,
+            ),
+        });
       });
     }
   });
