@@ -6,13 +6,13 @@ function harness(over: Partial<BodyRun> & Pick<BodyRun, 'body'>) {
   const run: BodyRun = {
     budgetMs: 5_000,
     budgetMessage: 'over budget',
-    diagnostics: async () => {
+    diagnostics: () => {
       events.push('diagnostics');
-      return ['events.txt'];
+      return Promise.resolve(['events.txt']);
     },
-    cleanup: async () => {
+    cleanup: () => {
       events.push('cleanup');
-      return [];
+      return Promise.resolve([]);
     },
     keepOnFailure: false,
     note: (level, m) => events.push(`${level}: ${m}`),
@@ -31,12 +31,10 @@ describe('a conformance test body', () => {
     }
     // ctx.skip also marked this test pending (@vitest/runner context.skip); it goes on, so unmark
     // it, or Vitest would report this test as skipped whatever its assertions say.
-    if (ctx.task.result) ctx.task.result.pending = false;
+    if (ctx.task.result) (ctx.task.result as { pending?: boolean }).pending = false;
     expect(isSkip(pending)).toBe(true);
     const { run, events } = harness({
-      body: async () => {
-        throw pending;
-      },
+      body: () => Promise.reject(pending),
       keepOnFailure: true,
     });
     await expect(runBody(run)).rejects.toBe(pending);
@@ -45,9 +43,7 @@ describe('a conformance test body', () => {
 
   it('a failure collects diagnostics before cleanup', async () => {
     const { run, events } = harness({
-      body: async () => {
-        throw new Error('boom');
-      },
+      body: () => Promise.reject(new Error('boom')),
     });
     await expect(runBody(run)).rejects.toThrow('boom');
     expect(events).toEqual(['diagnostics', 'info: diagnostics: 1 file(s)', 'cleanup']);
@@ -55,9 +51,7 @@ describe('a conformance test body', () => {
 
   it('a failure under --keep-on-failure keeps the resources', async () => {
     const { run, events } = harness({
-      body: async () => {
-        throw new Error('boom');
-      },
+      body: () => Promise.reject(new Error('boom')),
       keepOnFailure: true,
     });
     await expect(runBody(run)).rejects.toThrow('boom');

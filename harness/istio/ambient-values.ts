@@ -63,7 +63,7 @@ export function ambientSwitch(
   values: Record<string, unknown>,
 ): { on: boolean; seen: string } {
   const profile = [values.profile, at(values, 'global', 'profile')].find(
-    (p) => typeof p === 'string' && p !== '',
+    (p): p is string => typeof p === 'string' && p !== '',
   );
   const base = profile === 'ambient' ? AMBIENT_PROFILE : {};
   const merged = merge(base, values);
@@ -72,7 +72,7 @@ export function ambientSwitch(
   const final = isPlainObject(scoped) ? merge(merged, scoped) : merged;
   const value = chart === 'cni' ? at(final, 'ambient', 'enabled') : at(final, 'env', 'PILOT_ENABLE_AMBIENT');
   const key = chart === 'cni' ? 'ambient.enabled' : 'env.PILOT_ENABLE_AMBIENT';
-  const from = profile === undefined ? 'no profile' : `profile ${String(profile)}`;
+  const from = profile === undefined ? 'no profile' : `profile ${profile}`;
   return {
     on: truthy(value),
     seen: `${key} = ${value === undefined ? 'not set' : JSON.stringify(value)} (${from})`,

@@ -109,3 +109,32 @@ export async function withRetry<T>(operation: string, fn: () => Promise<T>, retr
     },
   });
 }
+
+/**
+ * Creates an object of this run, retrying transient failures like withRetry. A retried attempt that
+ * meets 409 AlreadyExists is our own earlier attempt that committed before its answer was lost:
+ * success (resolves undefined). A 409 on the first attempt is someone else's object and is thrown.
+ */
+export async function createWithRetry<T>(
+  operation: string,
+  fn: () => Promise<T>,
+  retries = 4,
+): Promise<T | undefined> {
+  let attempt = 0;
+  return withRetry(
+    operation,
+    async () => {
+      attempt += 1;
+      try {
+        return await fn();
+      } catch (e) {
+        if (attempt > 1 && statusOf(e) === 409) {
+          log.debug(`${operation}: AlreadyExists on attempt ${attempt}: an earlier attempt committed`);
+          return undefined;
+        }
+        throw e;
+      }
+    },
+    retries,
+  );
+}

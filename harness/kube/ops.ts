@@ -1,6 +1,6 @@
 import type { V1Namespace, V1Pod } from '@kubernetes/client-node';
 import { pollUntil } from '../wait.ts';
-import { isNotFound, withRetry, type KubeClients } from './client.ts';
+import { createWithRetry, isNotFound, withRetry, type KubeClients } from './client.ts';
 import {
   daemonSetState,
   describePod,
@@ -48,7 +48,7 @@ export async function ensureNamespace(
     if (!isNotFound(e)) throw e;
   }
   const body: V1Namespace = { metadata: { name, labels } };
-  await withRetry(`create namespace ${name}`, () => kube.core.createNamespace({ body }));
+  await createWithRetry(`create namespace ${name}`, () => kube.core.createNamespace({ body }));
   return true;
 }
 

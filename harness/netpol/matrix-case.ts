@@ -2,7 +2,7 @@ import type { V1NetworkPolicy, V1Pod } from '@kubernetes/client-node';
 import { toTyped, toWire } from '../kube/wire.ts';
 import type { NetworkPolicyJson } from './policies.ts';
 import type { ConformanceContext } from '../conformance/define.ts';
-import { withRetry, type KubeClients } from '../kube/client.ts';
+import { createWithRetry, withRetry, type KubeClients } from '../kube/client.ts';
 import { execInPod } from '../kube/exec.ts';
 import { describePod, isPodReady, podImpossible } from '../kube/health.ts';
 import {
@@ -210,7 +210,7 @@ async function applyIstio(ctx: ConformanceContext, objs: IstioObject[]): Promise
         labels: { ...(o.metadata.labels ?? {}), 'ambient-conformance.io/run-id': ctx.facts.runId },
       },
     };
-    await withRetry(`create ${o.kind} ${o.metadata.namespace}/${o.metadata.name}`, () =>
+    await createWithRetry(`create ${o.kind} ${o.metadata.namespace}/${o.metadata.name}`, () =>
       ctx.kube.custom.createNamespacedCustomObject({
         group: 'security.istio.io',
         version: 'v1',
@@ -237,7 +237,7 @@ async function applyIstio(ctx: ConformanceContext, objs: IstioObject[]): Promise
 export async function createNetworkPolicy(kube: KubeClients, np: NetworkPolicyJson): Promise<void> {
   const namespace = np.metadata.namespace;
   const body = toTyped<V1NetworkPolicy>(np);
-  await withRetry(`create NetworkPolicy ${namespace}/${np.metadata.name}`, () =>
+  await createWithRetry(`create NetworkPolicy ${namespace}/${np.metadata.name}`, () =>
     kube.networking.createNamespacedNetworkPolicy({ namespace, body }),
   );
 }
@@ -270,7 +270,7 @@ export async function createPods(
       labels: { pod: p.name, ...(p.labels ?? {}) },
       ...(p.node ? { nodeName: p.node } : {}),
     };
-    await withRetry(`create pod ${namespace}/${name}`, () =>
+    await createWithRetry(`create pod ${namespace}/${name}`, () =>
       ctx.kube.core.createNamespacedPod({
         namespace,
         body: role === 'client' ? clientPod(opts) : dualPortServerPod(opts),

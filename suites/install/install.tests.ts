@@ -1,3 +1,4 @@
+import { createWithRetry } from '../../harness/kube/client.ts';
 import { defineSuite } from '../../harness/conformance/define.ts';
 import { withRetry } from '../../harness/kube/client.ts';
 import { eligibleNodes, perNodeCoverage } from '../../harness/kube/health.ts';
@@ -131,7 +132,9 @@ export const installTests = defineSuite('install', [
       // A fresh probe pod in an enrolled namespace is captured without any injection.
       const ns = await scope.namespace({ ambient: true });
       const pod = probeServerPod({ name: 'probe-server', namespace: ns, runId: facts.runId });
-      await kube.core.createNamespacedPod({ namespace: ns, body: pod });
+      await createWithRetry(`create pod ${ns}/probe-server`, () =>
+        kube.core.createNamespacedPod({ namespace: ns, body: pod }),
+      );
       const captured = await pollUntil({
         what: `pod ${ns}/probe-server to be Ready and annotated ambient.istio.io/redirection=enabled`,
         timeoutMs: timeouts.podReady,

@@ -1,5 +1,6 @@
 import { defineSuite, type ConformanceContext } from '../../harness/conformance/define.ts';
 import { run } from '../../harness/exec.ts';
+import { createWithRetry } from '../../harness/kube/client.ts';
 import { execInPod } from '../../harness/kube/exec.ts';
 import {
   createPods,
@@ -224,10 +225,12 @@ export const mtlsTests = defineSuite('mtls', [
       const serverNode = facts.nodes[facts.nodes.length - 1] ?? '';
       const clientNode = facts.nodes.find((n) => n !== serverNode) ?? '';
       const capNs = await scope.namespace({ prefix: 'mtls-03-cap' });
-      await kube.core.createNamespacedPod({
-        namespace: capNs,
-        body: capturePod('capture', capNs, serverNode, facts.runId),
-      });
+      await createWithRetry(`create pod ${capNs}/capture`, () =>
+        kube.core.createNamespacedPod({
+          namespace: capNs,
+          body: capturePod('capture', capNs, serverNode, facts.runId),
+        }),
+      );
       await waitPodsReady(ctx, [{ namespace: capNs, name: 'capture', meshed: false }]);
       const results: Record<string, ReturnType<typeof judgeCapture>> = {};
       for (const meshed of [true, false]) {

@@ -1,3 +1,4 @@
+import { createWithRetry } from '../../harness/kube/client.ts';
 import { defineSuite, type ConformanceContext } from '../../harness/conformance/define.ts';
 import { listPods } from '../../harness/kube/ops.ts';
 import {
@@ -303,7 +304,9 @@ export const netpolTests = defineSuite('netpol', [
         }),
       ]);
       const pod = dualPortServerPod({ name: 'probed', namespace: ns, runId: facts.runId });
-      await kube.core.createNamespacedPod({ namespace: ns, body: pod });
+      await createWithRetry(`create pod ${ns}/probed`, () =>
+        kube.core.createNamespacedPod({ namespace: ns, body: pod }),
+      );
       const fix = `allow the kubelet's SNATed probes: ingress from ipBlock ${KUBELET_PROBE_SNAT_V4} (IPv6 fd16:9254:7127:1337:ffff:ffff:ffff:ffff/128); the runbook's policies lack it`;
       await pollUntil({
         what: `pod ${ns}/probed to become Ready under default-deny`,
