@@ -30,8 +30,18 @@ export async function podsWithRedirection(kube: KubeClients): Promise<string[]> 
     );
 }
 
-/** Removes istio.io/dataplane-mode from the namespaces and waits until no pod is still redirected. */
-export async function unenroll(ctx: ConformanceContext, namespaces: string[]): Promise<void> {
+/**
+ * Removes istio.io/dataplane-mode from the namespaces. With istio-cni running (the default), waits
+ * until it has taken ambient.istio.io/redirection off every pod there. Without istio-cni
+ * (`cniRunning: false`, e.g. after the data plane was uninstalled) nothing can remove the
+ * annotation: waiting would only burn the timeout, so it returns at once and the caller restarts
+ * the pods instead.
+ */
+export async function unenroll(
+  ctx: Pick<ConformanceContext, 'kube' | 'timeouts'>,
+  namespaces: string[],
+  opts: { cniRunning: boolean } = { cniRunning: true },
+): Promise<void> {
   for (const name of namespaces) {
     const ns = await ctx.kube.core.readNamespace({ name });
     const labels = { ...(ns.metadata?.labels ?? {}) };
@@ -39,6 +49,7 @@ export async function unenroll(ctx: ConformanceContext, namespaces: string[]): P
     delete labels[DATAPLANE_MODE_LABEL];
     await ctx.kube.core.replaceNamespace({ name, body: { ...ns, metadata: { ...ns.metadata, labels } } });
   }
+  if (!opts.cniRunning) return;
   await pollUntil({
     what: `istio-cni to remove ${REDIRECTION} from every pod of ${namespaces.join(', ')}`,
     timeoutMs: ctx.timeouts.podReady,

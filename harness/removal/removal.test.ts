@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { fixture } from '../../test/helpers/fake-bin.ts';
 import { diffLeftovers, ISTIO_CRDS, leftoversReport } from './leftovers.ts';
 import { istioCniLeftovers, istioRuleLeftovers, splitDump } from './node-state.ts';
+import { unenroll } from './live.ts';
 
 describe('node state after istio-cni', () => {
   it('finds the chained istio-cni plugin in the kindnet conflist, and nothing once it is removed', () => {
@@ -52,5 +53,64 @@ describe('leftovers', () => {
     expect(leftoversReport(found, allowed)).toContain(
       '- Pod loki/app-1 (annotation ambient.istio.io/redirection=enabled)',
     );
+  });
+});
+
+describe('un-enrolling', () => {
+  /** A cluster where a pod keeps its redirection annotation (no istio-cni to take it off). */
+  function stub() {
+    const calls: string[] = [];
+    const kube = {
+      core: {
+        readNamespace: ({ name }: { name: string }) => {
+          calls.push(`read ${name}`);
+          return Promise.resolve({ metadata: { name, labels: { 'istio.io/dataplane-mode': 'ambient' } } });
+        },
+        replaceNamespace: ({
+          name,
+          body,
+        }: {
+          name: string;
+          body: { metadata: { labels: Record<string, string> } };
+        }) => {
+          calls.push(`replace ${name} ${JSON.stringify(body.metadata.labels)}`);
+          return Promise.resolve(body);
+        },
+        listPodForAllNamespaces: () => {
+          calls.push('list pods');
+          return Promise.resolve({
+            items: [
+              {
+                metadata: {
+                  namespace: 's',
+                  name: 'a',
+                  annotations: { 'ambient.istio.io/redirection': 'enabled' },
+                },
+              },
+            ],
+          });
+        },
+      },
+    };
+    const ctx = { kube, timeouts: { podReady: 300 } } as unknown as Parameters<typeof unenroll>[0];
+    return { ctx, calls };
+  }
+
+  it('without istio-cni it removes the label and does not wait for an annotation nothing can remove', async () => {
+    const { ctx, calls } = stub();
+    const t0 = Date.now();
+    await unenroll(ctx, ['s'], { cniRunning: false });
+    expect(Date.now() - t0).toBeLessThan(200);
+    expect(calls).toEqual(['read s', 'replace s {}']);
+  });
+
+  it('with istio-cni it waits for the annotation to go, and says what it last saw', async () => {
+    const { ctx } = stub();
+    const e = (await unenroll(ctx, ['s']).catch((x: unknown) => x)) as {
+      message: string;
+      details: { seen?: string };
+    };
+    expect(e.message).toMatch(/waiting for istio-cni to remove ambient.istio.io\/redirection/);
+    expect(e.details.seen).toContain('s/a (ambient.istio.io/redirection=enabled)');
   });
 });
