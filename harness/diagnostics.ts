@@ -31,8 +31,10 @@ export function formatEvents(events: CoreV1Event[]): string {
       time: e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? e.metadata?.creationTimestamp,
       line: `${e.type ?? ''}\t${e.reason ?? ''}\t${e.involvedObject?.kind ?? ''}/${e.involvedObject?.name ?? ''}\t${(e.message ?? '').trim()}`,
     }))
-    .sort((a, b) => String(a.time ?? '').localeCompare(String(b.time ?? '')));
-  return rows.map((r) => `${r.time ? new Date(String(r.time)).toISOString() : '-'}\t${r.line}`).join('\n');
+    // By instant, not by the text of a Date (whose toString starts with the weekday); no time last.
+    .map((r) => ({ ...r, ms: r.time === undefined ? NaN : new Date(r.time as Date | string).getTime() }))
+    .sort((a, b) => (Number.isNaN(a.ms) ? Infinity : a.ms) - (Number.isNaN(b.ms) ? Infinity : b.ms));
+  return rows.map((r) => `${Number.isNaN(r.ms) ? '-' : new Date(r.ms).toISOString()}\t${r.line}`).join('\n');
 }
 
 /** A kubectl-describe-like summary of a pod: status, conditions, container states, restarts. */

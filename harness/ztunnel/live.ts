@@ -1,3 +1,5 @@
+import type { V1Pod } from '@kubernetes/client-node';
+import { isPodReady } from '../kube/health.ts';
 import type { KubeClients } from '../kube/client.ts';
 import { ISTIO_OBJECTS, listPods } from '../kube/ops.ts';
 import { getViaPortForward } from '../kube/portforward.ts';
@@ -6,9 +8,24 @@ import { parseConfigDump, type ConfigDump } from './configdump.ts';
 import { parseMetrics, type Sample } from './metrics.ts';
 
 /** ztunnel pods by node name. */
+/**
+ * The ztunnel serving each node. During a rollout a node briefly has two: the old one
+ * terminating (deletionTimestamp set) and the new one; only a pod that is not terminating and
+ * Ready serves the node, preferring the newest.
+ */
 export async function ztunnelByNode(kube: KubeClients, istioNamespace: string): Promise<Map<string, string>> {
-  const pods = await listPods(kube, istioNamespace, ISTIO_OBJECTS.ztunnel.selector);
-  return new Map(pods.map((p) => [p.spec?.nodeName ?? '', p.metadata?.name ?? '']));
+  return pickZtunnels(await listPods(kube, istioNamespace, ISTIO_OBJECTS.ztunnel.selector));
+}
+
+export function pickZtunnels(pods: V1Pod[]): Map<string, string> {
+  const live = pods
+    .filter((p) => !p.metadata?.deletionTimestamp && isPodReady(p))
+    .sort(
+      (a, b) =>
+        new Date(a.metadata?.creationTimestamp ?? 0).getTime() -
+        new Date(b.metadata?.creationTimestamp ?? 0).getTime(),
+    );
+  return new Map(live.map((p) => [p.spec?.nodeName ?? '', p.metadata?.name ?? '']));
 }
 
 /** /config_dump from the admin port 15000, which binds to localhost only: through a port-forward. */

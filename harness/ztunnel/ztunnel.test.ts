@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { pickZtunnels } from './live.ts';
 import { fixture } from '../../test/helpers/fake-bin.ts';
 import { connectionsBetween, parseAccessLog } from './accesslog.ts';
 import { judgeCapture, parseTcpdump } from './capture.ts';
@@ -182,5 +183,34 @@ describe('wire capture (real tcpdump 4.99 output)', () => {
     expect(v.serverPorts).toEqual([15008]);
     expect(v.markerSeen).toBe(false);
     expect(v.packets).toBeGreaterThan(5);
+  });
+});
+
+describe('the ztunnel of each node', () => {
+  const pod = (
+    name: string,
+    node: string,
+    created: string,
+    opts: { terminating?: boolean; ready?: boolean } = {},
+  ) => ({
+    metadata: {
+      name,
+      creationTimestamp: new Date(created),
+      ...(opts.terminating ? { deletionTimestamp: new Date('2026-11-29T10:05:00Z') } : {}),
+    },
+    spec: { nodeName: node, containers: [] },
+    status: {
+      phase: 'Running',
+      conditions: [{ type: 'Ready', status: opts.ready === false ? 'False' : 'True' }],
+    },
+  });
+  it('skips a terminating or unready ztunnel during a rollout', () => {
+    const picked = pickZtunnels([
+      pod('ztunnel-new', 'w1', '2026-11-29T10:04:00Z'),
+      pod('ztunnel-old', 'w1', '2026-11-28T10:00:00Z', { terminating: true }),
+      pod('ztunnel-w2-starting', 'w2', '2026-11-29T10:04:30Z', { ready: false }),
+      pod('ztunnel-w2', 'w2', '2026-11-28T10:00:00Z'),
+    ]);
+    expect(Object.fromEntries(picked)).toEqual({ w1: 'ztunnel-new', w2: 'ztunnel-w2' });
   });
 });
