@@ -44,10 +44,15 @@ export async function execInPod(
   const exec = new Exec(kube.kc);
   return new Promise<ExecOutput>((resolve, reject) => {
     let done = false;
+    // The WebSocket, once open; closed when the deadline passes so no remote shell is left behind.
+    let socket: { close(): void } | undefined;
+    let expired = false;
     const deadline = AbortSignal.timeout(timeoutMs);
     deadline.addEventListener(
       'abort',
       () => {
+        expired = true;
+        socket?.close();
         if (done) return;
         done = true;
         reject(
@@ -65,8 +70,11 @@ export async function execInPod(
         resolve({ stdout: stdout.text(), stderr: stderr.text(), exitCode: exitCodeOf(status), status });
       })
       .then((ws) => {
-        // The socket type comes from isomorphic-ws, which ships no types here; only 'close' is used.
-        (ws as unknown as { on(event: 'close', cb: () => void): void }).on('close', () => {
+        // The socket type comes from isomorphic-ws, which ships no types here.
+        const s = ws as unknown as { on(event: 'close', cb: () => void): void; close(): void };
+        socket = s;
+        if (expired) s.close();
+        s.on('close', () => {
           if (done) return;
           done = true;
           resolve({ stdout: stdout.text(), stderr: stderr.text(), exitCode: -1 });

@@ -18,25 +18,52 @@ export async function getViaPortForward(
 ): Promise<string> {
   const forward = new PortForward(kube.kc, true);
   const sockets = new Set<net.Socket>();
+  // The error channel carries what went wrong inside the pod (e.g. "connect: connection
+  // refused"); its first 2 bytes (the port) are stripped by client-node. Read it, and stop the
+  // request with that message instead of waiting for the timeout.
+  const failed = new AbortController();
+  let podError = '';
   const server = net.createServer((socket) => {
     sockets.add(socket);
     const errors = new PassThrough();
-    forward.portForward(namespace, pod, [port], socket, errors, socket).catch((e: unknown) => {
-      socket.destroy(e instanceof Error ? e : new Error(String(e)));
+    errors.on('data', (chunk: Buffer) => {
+      podError += chunk.toString('utf8');
+      if (podError.trim() !== '') {
+        failed.abort(new Error(podError.trim()));
+        socket.destroy();
+      }
     });
+    forward
+      .portForward(namespace, pod, [port], socket, errors, socket)
+      .then((ws) => {
+        // Close the WebSocket with the local connection (isomorphic-ws ships no types here).
+        socket.once('close', () => (ws as unknown as { close(): void }).close());
+      })
+      .catch((e: unknown) => {
+        socket.destroy(e instanceof Error ? e : new Error(String(e)));
+      });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', resolve);
   });
+  const what = `GET ${urlPath} on ${namespace}/${pod}:${port} through a port-forward`;
   try {
     const address = server.address();
     if (address === null || typeof address === 'string') throw new Error('port-forward: no local port');
-    const res = await fetch(`http://127.0.0.1:${address.port}${urlPath}`, {
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    const body = await res.text();
-    if (!res.ok) throw new Error(`GET ${urlPath} on ${namespace}/${pod}:${port}: HTTP ${res.status}`);
+    const signal = AbortSignal.any([AbortSignal.timeout(timeoutMs), failed.signal]);
+    let res: Response;
+    let body: string;
+    try {
+      res = await fetch(`http://127.0.0.1:${address.port}${urlPath}`, { signal });
+      body = await res.text();
+    } catch (e) {
+      if (podError.trim() !== '') throw new Error(`${what}: the pod refused: ${podError.trim()}`);
+      if (signal.aborted && !failed.signal.aborted)
+        throw new Error(`${what}: no answer within ${Math.round(timeoutMs / 1000)}s`);
+      throw new Error(`${what}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (!res.ok) throw new Error(`${what}: HTTP ${res.status}`);
     return body;
   } finally {
     for (const s of sockets) s.destroy();
