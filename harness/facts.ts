@@ -16,6 +16,13 @@ export const FEATURES = {
   istioOwnedByRun: 'an Istio installed by this run (so the run may reconfigure or remove it)',
   /** The profile's meshed namespaces were created by this run (kind), so the run may deploy there. */
   namespacesOwnedByRun: 'meshed namespaces created by this run',
+  /**
+   * The CNI applies NetworkPolicy to traffic from the node's own sockets (kubelet probes). Not on
+   * kindnet: kind v0.30.0's kindnetd enforces NetworkPolicy with kube-network-policies v0.8.0,
+   * which accepts everything from root-owned host sockets (`meta skuid 0 accept`,
+   * pkg/networkpolicy/controller.go), so a claim about probes under NetworkPolicy cannot fail there.
+   */
+  hostTrafficJudged: 'a CNI that applies NetworkPolicy to traffic from the node itself (kubelet probes)',
   /** --destructive was given: checks that break the mesh on purpose may run (never by default). */
   destructive: 'opt-in (--destructive) checks that break the mesh on purpose, on an Istio this run installed',
 } as const;

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { PreflightError, WaitError } from './errors.ts';
 import { Orchestrator } from './orchestrator.ts';
 import { buildPlan, type PlanInput, type RunSettings } from './plan.ts';
+import { KINDNET_HOST_TRAFFIC } from './kube/ops.ts';
 import { loadProfile } from './profile/load.ts';
 import { log } from './progress.ts';
 import { fixture, makeFakeBin, withEnv } from '../test/helpers/fake-bin.ts';
@@ -110,6 +111,8 @@ describe('run executes exactly the plan (fake kind, helm, docker and API server)
       installOrder: ['istio-base', 'istiod', 'istio-cni', 'ztunnel'],
     });
     expect(facts.features.metricsApi.available).toBe(true);
+    // kind's kindnet never judges host traffic: NETPOL-07 is skipped there with the reason.
+    expect(facts.features.hostTrafficJudged).toEqual({ available: false, reason: KINDNET_HOST_TRAFFIC });
     expect(api?.namespaces.get('loki')?.metadata).toMatchObject({
       labels: { 'istio.io/dataplane-mode': 'ambient', 'ambient-conformance.io/run-id': 'r1' },
     });

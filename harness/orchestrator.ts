@@ -12,6 +12,8 @@ import {
   DATAPLANE_MODE_LABEL,
   deleteNamespacesByLabel,
   ensureNamespace,
+  hasKindnet,
+  KINDNET_HOST_TRAFFIC,
   nodeNames,
   serverVersion,
   waitApiServiceAvailable,
@@ -37,6 +39,8 @@ export class Orchestrator {
   private ownsIstio = false;
   private ownsNamespaces = false;
   private k8sVersion = 'unknown';
+  /** kind's kindnet DaemonSet runs in kube-system (read in cluster.api). */
+  private kindnet: boolean | undefined;
   private nodes: string[] = [];
   private metricsReady = false;
   private readonly registry: string;
@@ -130,6 +134,14 @@ export class Orchestrator {
       namespacesOwnedByRun: feature(
         this.ownsNamespaces,
         this.ownsNamespaces ? 'created by this run' : 'namespaces belong to the cluster owner',
+      ),
+      hostTrafficJudged: feature(
+        this.kindnet === false,
+        this.kindnet === undefined
+          ? 'the cluster CNI was not inspected'
+          : this.kindnet
+            ? KINDNET_HOST_TRAFFIC
+            : 'no kindnet DaemonSet in kube-system: the CNI is taken to judge host traffic',
       ),
       destructive: feature(
         s.destructive === true && this.ownsIstio,
@@ -250,6 +262,7 @@ export class Orchestrator {
         try {
           this.k8sVersion = await serverVersion(this.clients());
           this.nodes = await nodeNames(this.clients());
+          this.kindnet = await hasKindnet(this.clients());
         } catch (e) {
           throw new PreflightError('the cluster API does not answer', {
             expected: `an API server reachable with ${s.kubeconfig}${s.context ? ` (context ${s.context})` : ''}`,

@@ -51,6 +51,7 @@ describe('conformance project wiring', () => {
         metricsApi: unavailable,
         istioOwnedByRun: unavailable,
         namespacesOwnedByRun: unavailable,
+        hostTrafficJudged: unavailable,
         destructive: unavailable,
       },
       installOrder: [],

@@ -172,3 +172,23 @@ export async function waitApiServiceAvailable(
     },
   });
 }
+
+/**
+ * Whether kind's kindnet CNI runs: its DaemonSet `kindnet` in kube-system (kind v0.30.0
+ * pkg/build/nodeimage/const_cni.go).
+ */
+export async function hasKindnet(kube: KubeClients): Promise<boolean> {
+  try {
+    await withRetry('read DaemonSet kube-system/kindnet', () =>
+      kube.apps.readNamespacedDaemonSet({ namespace: 'kube-system', name: 'kindnet' }),
+    );
+    return true;
+  } catch (e) {
+    if (isNotFound(e)) return false;
+    throw e;
+  }
+}
+
+/** Why a claim about host traffic under NetworkPolicy is skipped on kindnet. */
+export const KINDNET_HOST_TRAFFIC =
+  "the cluster's CNI is kindnet, whose NetworkPolicy engine (kube-network-policies v0.8.0 in kind v0.30.0) accepts all traffic from root-owned host sockets (`meta skuid 0 accept`): kubelet probes are never judged, so this claim cannot fail here";

@@ -28,7 +28,12 @@ function pod(name: string, labels: Record<string, string>, node: string) {
   };
 }
 
-export async function startFakeApiServer(opts: { istioReady?: boolean } = {}): Promise<FakeApiServer> {
+export async function startFakeApiServer(
+  opts: {
+    istioReady?: boolean;
+    /** kind's kindnet DaemonSet in kube-system (default true: a kind cluster) */ kindnet?: boolean;
+  } = {},
+): Promise<FakeApiServer> {
   const namespaces = new Map<string, Record<string, unknown>>([
     ['default', { metadata: { name: 'default', labels: {} } }],
   ]);
@@ -107,6 +112,10 @@ export async function startFakeApiServer(opts: { istioReady?: boolean } = {}): P
           return send(200, { kind: 'Status', status: 'Success' });
         }
       }
+      if (p === '/apis/apps/v1/namespaces/kube-system/daemonsets/kindnet')
+        return opts.kindnet === false
+          ? notFound()
+          : send(200, { metadata: { name: 'kindnet', namespace: 'kube-system' }, spec: {}, status: {} });
       if (p === '/apis/apps/v1/namespaces/istio-system/deployments/istiod')
         return send(200, {
           metadata: { name: 'istiod', generation: 1 },
