@@ -1,4 +1,15 @@
 import type { ConformanceContext } from '../conformance/define.ts';
+import { createWithRetry } from '../kube/client.ts';
+import { execInPod } from '../kube/exec.ts';
+import { waitPodsReady } from '../netpol/matrix-case.ts';
+import { capturePod } from '../ztunnel/capture-live.ts';
+import {
+  IPSET_LIST,
+  judgeNodeRules,
+  parseRuleSections,
+  RULES_DUMP,
+  type NodeRulesVerdict,
+} from './node-state.ts';
 import { commandFailed, run } from '../exec.ts';
 import type { KubeClients } from '../kube/client.ts';
 import { DATAPLANE_MODE_LABEL } from '../kube/ops.ts';
@@ -120,4 +131,68 @@ export async function inventory(kube: KubeClients, istioNamespace: string): Prom
       out.push({ kind: 'Secret', name: s.metadata?.name ?? '', namespace: istioNamespace });
   }
   return out;
+}
+
+/**
+ * Host-network netshoot pods (pinned by digest; netshoot v0.11 ships ipset) on every node, in
+ * `namespace`, to read the ipsets that kind's node image has no binary for. Returns the pod of
+ * each node, or the reason none could be had.
+ */
+export async function startIpsetReaders(
+  ctx: ConformanceContext,
+  namespace: string,
+  nodes: string[],
+): Promise<{ pods: Map<string, string> } | { unavailable: string }> {
+  try {
+    const pods = new Map<string, string>();
+    for (const [i, node] of nodes.entries()) {
+      const name = `node-tools-${i}`;
+      await createWithRetry(`create pod ${namespace}/${name}`, () =>
+        ctx.kube.core.createNamespacedPod({
+          namespace,
+          body: capturePod(name, namespace, node, ctx.facts.runId),
+        }),
+      );
+      pods.set(node, name);
+    }
+    await waitPodsReady(
+      ctx,
+      [...pods.values()].map((name) => ({ namespace, name, meshed: false })),
+    );
+    return { pods };
+  } catch (e) {
+    return { unavailable: `no ipset reader pod: ${e instanceof Error ? e.message : String(e)}` };
+  }
+}
+
+/**
+ * Istio's host rules on a kind node: iptables and ip6tables of both backends and nft through
+ * `docker exec`, ipsets through the node's reader pod. A reader that is missing makes the node
+ * inconclusive, never clean.
+ */
+export async function nodeRules(
+  ctx: ConformanceContext,
+  node: string,
+  ipset: { namespace: string; pod?: string; unavailable?: string },
+): Promise<NodeRulesVerdict> {
+  let text = await nodeExec(node, RULES_DUMP, ctx.timeouts.exec);
+  if (ipset.pod) {
+    const r = await execInPod(
+      ctx.kube,
+      ipset.namespace,
+      ipset.pod,
+      'tcpdump',
+      ['sh', '-c', IPSET_LIST],
+      ctx.timeouts.exec,
+    ).catch((e: unknown) => ({
+      stdout: `==> ipset <==\n${e instanceof Error ? e.message : String(e)}\n==> ipset failed: exec <==\n`,
+    }));
+    text += `\n${r.stdout}`;
+  }
+  const verdict = judgeNodeRules(parseRuleSections(text));
+  if (!ipset.pod && ipset.unavailable)
+    verdict.inconclusive = verdict.inconclusive.map((x) =>
+      x === 'ipset: not read' ? `ipset: not read (${ipset.unavailable})` : x,
+    );
+  return verdict;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fixture } from '../../test/helpers/fake-bin.ts';
 import { diffLeftovers, ISTIO_CRDS, leftoversReport } from './leftovers.ts';
-import { istioCniLeftovers, istioRuleLeftovers, splitDump } from './node-state.ts';
+import { istioCniLeftovers, judgeNodeRules, parseRuleSections, splitDump } from './node-state.ts';
 import { unenroll } from './live.ts';
 
 describe('node state after istio-cni', () => {
@@ -14,18 +14,62 @@ describe('node state after istio-cni', () => {
       '/etc/cni/net.d/02-istio-cni.conflist (istio-owned CNI config)',
     ]);
   });
-  it('finds ISTIO_POSTRT, its rules and the probe ipsets; kindnet’s own rules are not Istio’s', () => {
-    expect(istioRuleLeftovers(fixture('node/rules-with-istio.txt'))).toEqual([
-      'iptables chain ISTIO_POSTRT',
-      'iptables rule: -A POSTROUTING -j ISTIO_POSTRT',
-      'iptables rule: -A ISTIO_POSTRT -p tcp -m owner --socket-exists -m set --match-set istio-inpod-probes-v4 dst -j SNAT --to-source 169.254.7.127',
+  it('finds ISTIO_POSTRT in both families, its rules and the probe ipsets; kindnet’s own table is not Istio’s', () => {
+    const v = judgeNodeRules(parseRuleSections(fixture('node/rules-with-istio.txt')));
+    expect(v.inconclusive).toEqual([]);
+    expect(v.leftovers).toEqual([
+      'iptables-nft-save: chain ISTIO_POSTRT',
+      'iptables-nft-save: rule -A POSTROUTING -j ISTIO_POSTRT',
+      'iptables-nft-save: rule -A ISTIO_POSTRT -p tcp -m owner --socket-exists -m set --match-set istio-inpod-probes-v4 dst -j SNAT --to-source 169.254.7.127',
+      'ip6tables-nft-save: chain ISTIO_POSTRT',
+      'ip6tables-nft-save: rule -A POSTROUTING -j ISTIO_POSTRT',
+      'ip6tables-nft-save: rule -A ISTIO_POSTRT -p tcp -m owner --socket-exists -m set --match-set istio-inpod-probes-v6 dst -j SNAT --to-source fd16:9254:7127:1337:ffff:ffff:ffff:ffff',
+      'nftables chain ISTIO_POSTRT',
       'ipset istio-inpod-probes-v4',
       'ipset istio-inpod-probes-v6',
     ]);
-    expect(istioRuleLeftovers(fixture('node/rules-clean.txt'))).toEqual([]);
-    expect(istioRuleLeftovers('==> nft <==\ntable inet istio-ambient {\n==> ipset <==\n')).toEqual([
-      'nftables table istio-ambient',
-    ]);
+    expect(judgeNodeRules(parseRuleSections(fixture('node/rules-clean.txt')))).toEqual({
+      leftovers: [],
+      inconclusive: [],
+    });
+  });
+
+  it('reads the legacy backend too, and istio-cni’s native nftables tables', () => {
+    const v = judgeNodeRules(
+      parseRuleSections(
+        '==> iptables-legacy-save <==\n*nat\n:ISTIO_POSTRT - [0:0]\nCOMMIT\n==> nft <==\ntable inet istio-ambient-nat {\n}\n',
+      ),
+      ['iptables-legacy-save', 'nft'],
+    );
+    expect(v).toEqual({
+      leftovers: ['iptables-legacy-save: chain ISTIO_POSTRT', 'nftables table istio-ambient-nat'],
+      inconclusive: [],
+    });
+  });
+
+  it('never calls a node clean when a reader is missing or failed: inconclusive, with why', () => {
+    const text = [
+      '==> iptables-legacy-save <==',
+      '==> iptables-nft-save <==',
+      '==> ip6tables-legacy-save: not installed <==',
+      '==> ip6tables-nft-save <==',
+      '==> nft <==',
+      '==> ipset <==',
+      'ipset v7.17: Kernel error received: Operation not permitted',
+      '==> ipset failed: exit 1 <==',
+    ].join('\n');
+    expect(judgeNodeRules(parseRuleSections(text))).toEqual({
+      leftovers: [],
+      inconclusive: [
+        'ip6tables-legacy-save: not installed on the node',
+        'ipset: failed (exit 1: ipset v7.17: Kernel error received: Operation not permitted)',
+      ],
+    });
+    // kind v0.30.0 nodes have no ipset binary: without the ipset section, nothing is claimed.
+    expect(
+      judgeNodeRules(parseRuleSections(fixture('node/rules-clean.txt').split('==> ipset <==')[0] ?? ''))
+        .inconclusive,
+    ).toEqual(['ipset: not read']);
   });
 });
 
