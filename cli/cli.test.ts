@@ -137,7 +137,7 @@ describe('bad input exits 2 with one precise message', () => {
     const r = cli(['plan', '--profile', file]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`invalid profile ${file}: istio.version`);
-    expect(r.stderr).toContain('expected a version such as 1.28.3');
+    expect(r.stderr).toContain('expected: a version such as 1.28.3');
     expect(r.stderr).toContain('seen:     latest');
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
@@ -164,6 +164,35 @@ describe('bad input exits 2 with one precise message', () => {
     const r = cli(['run', '--frobnicate']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("unknown option '--frobnicate'");
+  });
+
+  it.each([[''], ['1.31'], ['latest']])('--istio-version %j names the flag', (v) => {
+    const r = cli(['plan', '--istio-version', v]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`--istio-version ${JSON.stringify(v)} is not an Istio version`);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('a values file with a YAML alias that contains itself', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'loop-'));
+    const src = readFileSync(
+      path.join(import.meta.dirname, '../profiles/homelab/profile.yaml'),
+      'utf8',
+    ).replace(
+      '../../clusters/kind-3node.yaml',
+      path.join(import.meta.dirname, '../clusters/kind-3node.yaml'),
+    );
+    writeFileSync(path.join(dir, 'profile.yaml'), src);
+    for (const f of ['istiod-values.yaml', 'cni-values.yaml'])
+      writeFileSync(
+        path.join(dir, f),
+        readFileSync(path.join(import.meta.dirname, '../profiles/homelab', f)),
+      );
+    writeFileSync(path.join(dir, 'ztunnel-values.yaml'), 'a: &a [*a]\n');
+    const r = cli(['plan', '--profile', path.join(dir, 'profile.yaml')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('ztunnel-values.yaml: a');
+    expect(r.stderr).toContain('self-referencing alias');
   });
 
   it('a malformed timeout override', () => {
@@ -292,6 +321,44 @@ describe("Istio's retired hosts: plan, run and doctor warn, the report lists the
     warned(r.stderr);
     const ok = JSON.parse(cli(['doctor', '--json'], { fake: dockerDown() }).stdout) as typeof checks;
     expect(ok.find((c) => c.name === 'Istio hosts')?.status).toBe('ok');
+  });
+
+  it('credentials in a repository URL are masked in warnings, plan output and reports', () => {
+    const file = retiredProfile();
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8').replace(
+        'oci://gcr.io/istio-release/charts',
+        'https://user:s3cret@istio-release.storage.googleapis.com/charts',
+      ),
+    );
+    const plan = cli(['plan', '--json', '--profile', file], { fake: dockerDown() });
+    expect(plan.code).toBe(0);
+    expect(`${plan.stdout}${plan.stderr}`).not.toContain('s3cret');
+    expect(plan.stderr).toContain('https://[REDACTED]@istio-release.storage.googleapis.com/charts');
+    const reports = mkdtempSync(path.join(os.tmpdir(), 'reports-'));
+    cli(['run', '--reports-dir', reports, '--profile', file], { fake: dockerDown() });
+    const [runDir] = readdirSync(reports);
+    for (const f of ['summary.md', 'conformance-report.json', 'plan.json'])
+      expect(readFileSync(path.join(reports, runDir ?? '', f), 'utf8')).not.toContain('s3cret');
+  });
+
+  it('plan --json carries the warnings, notices and retired-host fields for scripts', () => {
+    const r = cli(['plan', '--json', '--profile', retiredProfile()], { fake: dockerDown() });
+    const json = JSON.parse(r.stdout) as {
+      warnings: string[];
+      notices: string[];
+      retiredHosts: { field: string }[];
+    };
+    expect(json.retiredHosts.map((h) => h.field)).toEqual([
+      'istio.chartRepository',
+      'istio.releases[3].values.hub',
+    ]);
+    expect(json.warnings.length).toBeGreaterThanOrEqual(2);
+    expect(
+      JSON.parse(cli(['plan', '--json', '--istio-version', '1.30.5'], { fake: dockerDown() }).stdout)
+        .notices[0],
+    ).toContain('global.hub=docker.io/istio');
   });
 
   it('doctor --profile with a bad profile exits 2', () => {

@@ -17,6 +17,7 @@ import { PhaseClock, log } from '../harness/progress.ts';
 import { consoleSummary } from '../harness/report/render.ts';
 import { mergeWithCatalog, verdict, type TestResultRecord } from '../harness/report/results.ts';
 import { writeReports } from '../harness/report/write.ts';
+import { redact } from '../harness/redact.ts';
 import { humanDuration, resolveTimeouts } from '../harness/timeouts.ts';
 import { helmMajor, minimumHelmFor, resolveTool } from '../harness/tools.ts';
 import { catalog } from '../suites/catalog.ts';
@@ -66,7 +67,18 @@ interface Prepared {
 
 async function prepare(flags: RunFlags & { verbose?: boolean }): Promise<Prepared> {
   if (flags.verbose) log.setVerbose(true);
-  const profile = loadProfile(flags.profile, flags.istioVersion ? { istioVersion: flags.istioVersion } : {});
+  if (flags.istioVersion !== undefined && !/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(flags.istioVersion))
+    throw new UserInputError(
+      `--istio-version ${JSON.stringify(flags.istioVersion)} is not an Istio version`,
+      {
+        expected: 'a full version such as 1.28.3 or 1.30.5',
+        seen: flags.istioVersion === '' ? 'an empty value' : flags.istioVersion,
+      },
+    );
+  const profile = loadProfile(
+    flags.profile,
+    flags.istioVersion !== undefined ? { istioVersion: flags.istioVersion } : {},
+  );
   for (const w of profile.warnings) log.warn(w);
   for (const n of profile.notices) log.info(n);
   const settings = resolveSettings(flags, catalog);
@@ -87,7 +99,21 @@ async function planCommand(flags: RunFlags & { json?: boolean; verbose?: boolean
   const { input } = await prepare(flags);
   const plan = buildPlan(input);
   if (flags.json) {
-    process.stdout.write(`${JSON.stringify(planToJson(plan), null, 2)}\n`);
+    // What the plan decided about the profile travels with the steps, for scripts.
+    const json = {
+      ...planToJson(plan),
+      warnings: input.profile.warnings,
+      notices: input.profile.notices,
+      retiredHosts: input.profile.retiredHosts.map((h) => ({
+        file: displayPath(h.file),
+        field: h.field,
+        use: h.use,
+        value: h.value,
+        retired: h.retired,
+        replacement: h.replacement,
+      })),
+    };
+    process.stdout.write(`${redact(JSON.stringify(json, null, 2))}\n`);
     return 0;
   }
   const table = new Table({
@@ -104,7 +130,7 @@ async function planCommand(flags: RunFlags & { json?: boolean; verbose?: boolean
       s.command ? `${s.description}\n$ ${s.command.join(' ')}` : s.description,
     ]),
   );
-  process.stdout.write(`${table.toString()}\n`);
+  process.stdout.write(`${redact(table.toString())}\n`);
   return 0;
 }
 
@@ -175,7 +201,7 @@ async function runCommand(flags: RunFlags & { verbose?: boolean }): Promise<numb
   const { profile, settings, input } = await prepare(flags);
   mkdirSync(settings.runDir, { recursive: true });
   const plan = buildPlan(input);
-  writeFileSync(path.join(settings.runDir, 'plan.json'), JSON.stringify(planToJson(plan), null, 2));
+  writeFileSync(path.join(settings.runDir, 'plan.json'), redact(JSON.stringify(planToJson(plan), null, 2)));
   log.info(
     `ambient-conformance ${VERSION}: run ${settings.runId}, Istio ${profile.doc.istio.version}, ${settings.mode === 'existing' ? `existing cluster (${settings.context ?? 'current context'})` : `kind cluster ${settings.clusterName}`}`,
   );
@@ -319,7 +345,7 @@ function writeRunReports(
       file: displayPath(h.file),
       field: h.field,
       use: h.use,
-      value: h.value,
+      value: redact(h.value),
       retired: h.retired,
       replacement: h.replacement,
     })),

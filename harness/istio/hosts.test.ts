@@ -61,6 +61,18 @@ describe('retired Istio hosts', () => {
     ).toBeUndefined();
   });
 
+  it('counts Istio 2.x as after 1.31 (never published on a retired host)', () => {
+    expect(
+      checkChartRepository('/p.yaml', 'x', 'oci://gcr.io/istio-release/charts', '2.0.0')?.notPublished,
+    ).toBe(true);
+  });
+
+  it('survives a YAML alias that contains itself', () => {
+    const loop: unknown[] = [];
+    loop.push(loop, 'gcr.io/istio-release');
+    expect(scanValues('/v.yaml', { a: loop }, '1.28.3').map((r) => r.field)).toEqual(['a[1]']);
+  });
+
   it('knows that Istio 1.31 was never published on the retired chart hosts', () => {
     expect(
       checkChartRepository('/p.yaml', 'x', 'https://istio-release.storage.googleapis.com/charts', '1.31.0')
@@ -98,7 +110,7 @@ describe('retired Istio hosts', () => {
     ).toBe('istio.releases[1].values.hub');
   });
 
-  it('refuses 1.31 only through fields that pull images; any other string is reported, not refused', () => {
+  it('refuses 1.31 only through hub fields; image fields and any other string are reported, not refused', () => {
     const refs = scanValues(
       '/v.yaml',
       {
@@ -108,10 +120,11 @@ describe('retired Istio hosts', () => {
       },
       '1.31.0',
     );
+    // An image field names its own tag (gcr.io/istio-release/proxyv2:1.31.0 is warned, not refused).
     expect(refs.map((r) => [r.field, r.notPublished ?? false])).toEqual([
       ['global.hub', true],
       ['meshConfig.extensionProviders[0].envoyExtAuthzHttp.service', false],
-      ['global2.proxy.image', true],
+      ['global2.proxy.image', false],
     ]);
   });
 

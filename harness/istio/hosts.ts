@@ -29,6 +29,8 @@
  *   The base chart renders no image.
  */
 
+import { redact } from '../redact.ts';
+
 export type HostUse = 'helm-repository' | 'oci-charts' | 'image';
 
 export interface RetiredHost {
@@ -93,6 +95,8 @@ export interface RetiredHostReference {
   file: string;
   /** Field path inside that file, e.g. `istio.chartRepository` or `global.hub`. */
   field: string;
+  /** The same path as keys, relative to the values tree scanned (empty for the chart repository). */
+  path: (string | number)[];
   /** What the field is used for. */
   use: HostUse;
   /** The value as written. */
@@ -110,8 +114,12 @@ export function chartRepositoryUse(repository: string): HostUse {
   return repository.toLowerCase().startsWith('oci://') ? 'oci-charts' : 'helm-repository';
 }
 
-function minorOf(version: string): number {
-  return Number(/^\d+\.(\d+)\./.exec(version)?.[1] ?? NaN);
+/** Whether `version` is at or after major.minor `1.<minor>` (2.x counts as after every 1.x). */
+function fromMinor(version: string, minor: number): boolean {
+  const m = /^(\d+)\.(\d+)\./.exec(version);
+  if (!m) return false;
+  const maj = Number(m[1]);
+  return maj > 1 || (maj === 1 && Number(m[2]) >= minor);
 }
 
 /**
@@ -127,15 +135,15 @@ export function checkChartRepository(
   const host = retiredHostOf(repository);
   if (!host) return undefined;
   const use = chartRepositoryUse(repository);
-  const minor = minorOf(version);
   return {
     file,
     field,
+    path: [],
     use,
     value: repository,
     retired: host.prefix,
     replacement: REPLACEMENT[use],
-    ...(host.notPublishedFromMinor !== undefined && minor >= host.notPublishedFromMinor
+    ...(host.notPublishedFromMinor !== undefined && fromMinor(version, host.notPublishedFromMinor)
       ? { notPublished: true }
       : {}),
   };
@@ -165,31 +173,38 @@ export function scanValues(
   prefix = '',
 ): RetiredHostReference[] {
   const out: RetiredHostReference[] = [];
-  const minor = minorOf(version);
-  const walk = (v: unknown, at: string): void => {
+  const seen = new Set<object>();
+  const walk = (v: unknown, at: string, keys: (string | number)[]): void => {
     if (typeof v === 'string') {
       const host = retiredHostOf(v);
-      // Only a hub or an image field decides what is pulled; any other string is reported but
-      // never refused (an extension provider's address, say, is not an image).
-      const imageField = /(^|\.)(hub|image|[A-Za-z]*Image)$/.test(at.replace(/\[\d+\]$/, ''));
+      // Only a hub decides which registry a chart pulls its own version from; an image field
+      // names its own tag, and any other string is reported but never refused (an extension
+      // provider's address, say, is not an image).
+      const hubField = keys.at(-1) === 'hub';
       if (host && host.served.includes('image'))
         out.push({
           file,
           field: at,
+          path: keys,
           use: 'image',
           value: v,
           retired: host.prefix,
           replacement: REPLACEMENT.image,
-          ...(imageField && host.notPublishedFromMinor !== undefined && minor >= host.notPublishedFromMinor
+          ...(hubField &&
+          host.notPublishedFromMinor !== undefined &&
+          fromMinor(version, host.notPublishedFromMinor)
             ? { notPublished: true }
             : {}),
         });
       return;
     }
-    if (Array.isArray(v)) v.forEach((item, i) => walk(item, joinPath(at, i)));
-    else if (isPlainObject(v)) for (const [k, item] of Object.entries(v)) walk(item, joinPath(at, k));
+    if (v === null || typeof v !== 'object' || seen.has(v)) return; // YAML aliases can loop
+    seen.add(v);
+    if (Array.isArray(v)) v.forEach((item, i) => walk(item, joinPath(at, i), [...keys, i]));
+    else for (const [k, item] of Object.entries(v)) walk(item, joinPath(at, k), [...keys, k]);
+    seen.delete(v);
   };
-  walk(values, prefix);
+  walk(values, prefix, []);
   return out;
 }
 
@@ -207,7 +222,8 @@ export function describeRetiredReference(r: RetiredHostReference, displayFile: s
       ? `${r.replacement} (the same image under Istio's Docker Hub organisation)`
       : r.replacement;
   const published = r.notPublished ? '; the profile’s Istio version is not published there at all' : '';
-  return `${displayFile}: ${r.field} (${fieldKind(r)}) is ${r.value}, on ${r.retired}, ${RETIREMENT}${published}; use ${instead}`;
+  const value = redact(r.value).replace(/\s+/g, ' ');
+  return `${displayFile}: ${r.field} (${fieldKind(r)}) is ${value}, on ${r.retired}, ${RETIREMENT}${published}; use ${instead}`;
 }
 
 /**
@@ -246,7 +262,7 @@ export function hubOverride(
 ): string | undefined {
   if (!CHARTS_WITH_IMAGES.has(chart) || !planSetsHub(version)) return undefined;
   const global = effectiveValues.global;
-  if (isPlainObject(global) && typeof global.hub === 'string' && global.hub !== '') return undefined;
+  if (isPlainObject(global) && typeof global.hub === 'string' && global.hub.trim() !== '') return undefined;
   return `global.hub=${SAFE_HUB}`;
 }
 
@@ -291,7 +307,7 @@ export function explainChartDownload(
   if (host) {
     return {
       tried,
-      fix: `${repository} is on ${host.prefix}, ${RETIREMENT}${host.notPublishedFromMinor !== undefined && minorOf(version) >= host.notPublishedFromMinor ? `, and Istio ${version} was never published there` : ''}: set istio.chartRepository to ${REPLACEMENT[use]}`,
+      fix: `${repository} is on ${host.prefix}, ${RETIREMENT}${host.notPublishedFromMinor !== undefined && fromMinor(version, host.notPublishedFromMinor) ? `, and Istio ${version} was never published there` : ''}: set istio.chartRepository to ${REPLACEMENT[use]}`,
     };
   }
   return {

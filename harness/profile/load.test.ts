@@ -288,6 +288,22 @@ describe("Istio's retired chart and image hosts", () => {
     expect(e.details.expected).toContain('docker.io/istio');
   });
 
+  it('a retired hub in a values file that the inline values override is warned about, not refused', () => {
+    const p = loadProfile(
+      variant(
+        (d) => {
+          d.istio.version = '1.31.1';
+          d.istio.releases[1].values = { global: { hub: 'docker.io/istio' } };
+        },
+        { 'istiod-values.yaml': 'profile: ambient\nglobal:\n  hub: gcr.io/istio-release\n' },
+      ),
+      { env: {} },
+    );
+    expect(p.warnings.find((w) => w.includes('istiod-values.yaml: global.hub'))).toContain(
+      'overridden by istio.releases (istiod).values, so not used',
+    );
+  });
+
   it('sets global.hub: docker.io/istio for Istio 1.30+ on the charts that render images, and says so', () => {
     const p = loadProfile(
       variant((d) => {

@@ -102,6 +102,26 @@ function valueAt(root: unknown, p: PropertyKey[]): unknown {
   return cur;
 }
 
+/** The path of the first value that contains itself (a YAML alias inside its own anchor), if any. */
+function selfReference(root: unknown): string | undefined {
+  const stack = new Set<object>();
+  const walk = (v: unknown, at: string): string | undefined => {
+    if (v === null || typeof v !== 'object') return undefined;
+    if (stack.has(v)) return at || '(root)';
+    stack.add(v);
+    const entries: [string, unknown][] = Array.isArray(v)
+      ? v.map((x, i) => [`${at}[${i}]`, x])
+      : Object.entries(v).map(([k, x]) => [at ? `${at}.${k}` : k, x]);
+    for (const [p, x] of entries) {
+      const hit = walk(x, p);
+      if (hit !== undefined) return hit;
+    }
+    stack.delete(v);
+    return undefined;
+  };
+  return walk(root, '');
+}
+
 function formatPath(p: PropertyKey[]): string {
   return p.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`)).join('');
 }
@@ -207,7 +227,23 @@ export function loadProfile(file: string | undefined, options: LoadOptions = {})
         throw bad(valuesPath, '(root)', 'a YAML mapping of Helm values', v);
       fileValues = (v as Record<string, unknown> | null) ?? {};
       fileValuesOf.set(r.name, fileValues);
+      const loop = selfReference(fileValues);
+      if (loop !== undefined)
+        throw bad(
+          valuesPath,
+          loop,
+          'Helm values without a YAML alias that contains itself',
+          'a self-referencing alias (&name … *name)',
+        );
     }
+    const inlineLoop = r.values === undefined ? undefined : selfReference(r.values);
+    if (inlineLoop !== undefined)
+      throw bad(
+        source,
+        `istio.releases (${r.name}).values.${inlineLoop}`,
+        'Helm values without a YAML alias that contains itself',
+        'a self-referencing alias (&name … *name)',
+      );
     const effectiveValues = deepMerge(fileValues, r.values ?? {});
     if (r.chart === 'istiod' || r.chart === 'cni') {
       const ambient = ambientSwitch(r.chart, effectiveValues);
@@ -259,7 +295,13 @@ export function loadProfile(file: string | undefined, options: LoadOptions = {})
       retiredHosts.push(...scanValues(source, r.values, doc.istio.version, `istio.releases[${i}].values`));
   });
   for (const ref of retiredHosts) {
-    if (ref.notPublished)
+    // A values-file hub that the release's inline values override is not what Helm uses.
+    const release = releases.find((r) => r.valuesPath === ref.file);
+    const overridden =
+      release !== undefined &&
+      ref.path.length > 0 &&
+      valueAt(release.effectiveValues, ref.path) !== ref.value;
+    if (ref.notPublished && !overridden)
       throw bad(
         ref.file,
         ref.field,
@@ -267,7 +309,9 @@ export function loadProfile(file: string | undefined, options: LoadOptions = {})
         ref.value,
         `Istio ${doc.istio.version} was never published on ${ref.retired}; use ${ref.replacement}`,
       );
-    warnings.push(describeRetiredReference(ref, displayPath(ref.file)));
+    warnings.push(
+      `${describeRetiredReference(ref, displayPath(ref.file))}${overridden ? ` (overridden by istio.releases (${release.name}).values, so not used)` : ''}`,
+    );
   }
   const notices: string[] = [];
   const hubSet = releases.filter((r) => r.planSet.length > 0);

@@ -7,19 +7,19 @@ import { parseQuantity } from '../quantity.ts';
  * what the code reads after validation and path resolution (see load.ts).
  */
 
-const semver = z.string().regex(/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/, 'expected a version such as 1.28.3');
+const semver = z.string().regex(/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/, 'a version such as 1.28.3');
 
 /** Kubernetes DNS-1123 label: namespaces, release names. */
 const dns1123 = z
   .string()
-  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'expected a DNS-1123 label (lowercase letters, digits, "-")')
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a DNS-1123 label (lowercase letters, digits, "-")')
   .max(63);
 
 const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   try {
     return parseDuration(String(v));
   } catch {
-    ctx.addIssue({ code: 'custom', message: 'expected a duration such as 90s, 5m or 1m30s' });
+    ctx.addIssue({ code: 'custom', message: 'a duration such as 90s, 5m or 1m30s' });
     return z.NEVER;
   }
 });
@@ -30,10 +30,7 @@ const quantity = (what: 'cpu' | 'memory') =>
     if (n === undefined) {
       ctx.addIssue({
         code: 'custom',
-        message:
-          what === 'cpu'
-            ? 'expected a CPU quantity such as 50m or 0.2'
-            : 'expected a memory quantity such as 128Mi',
+        message: what === 'cpu' ? 'a CPU quantity such as 50m or 0.2' : 'a memory quantity such as 128Mi',
       });
       return z.NEVER;
     }
@@ -48,7 +45,7 @@ const nodeImage = z
   .string()
   .regex(
     /^[a-z0-9./-]+:v\d+\.\d+\.\d+@sha256:[a-f0-9]{64}$/,
-    'expected a kind node image pinned by digest, e.g. kindest/node:v1.34.0@sha256:<64 hex>',
+    'a kind node image pinned by digest, e.g. kindest/node:v1.34.0@sha256:<64 hex>',
   );
 
 export const ChartName = z.enum(['base', 'istiod', 'cni', 'ztunnel']);
@@ -94,7 +91,7 @@ export const ProfileSchema = z
       /** https Helm repository or oci:// registry path. */
       chartRepository: z
         .string()
-        .regex(/^(https?|oci):\/\/\S+$/, 'expected an https:// Helm repository or an oci:// chart registry'),
+        .regex(/^(https?|oci):\/\/\S+$/i, 'an https:// Helm repository or an oci:// chart registry'),
       namespace: dns1123.default('istio-system'),
       releases: z.array(release).min(1),
     }),

@@ -162,7 +162,7 @@ export function summaryMarkdown(r: ReportInput): string {
   }
   if (r.notes.length) {
     lines.push('## Notes', '');
-    for (const n of r.notes) lines.push(`- ${n}`);
+    for (const n of r.notes) lines.push(`- ${md(n)}`);
     lines.push('');
   }
   return lines.join('\n');
