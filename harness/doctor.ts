@@ -2,7 +2,7 @@ import { readFileSync, statfsSync } from 'node:fs';
 import os from 'node:os';
 import Table from 'cli-table3';
 import { run } from './exec.ts';
-import { MINIMUM, minimumHelmFor, resolveTool, type ResolvedTool } from './tools.ts';
+import { atLeast, MINIMUM, minimumHelmFor, resolveTool, type ResolvedTool } from './tools.ts';
 import { hubReason } from './istio/hosts.ts';
 import { PINS } from './pins.ts';
 import { displayPath, type Profile } from './profile/load.ts';
@@ -119,6 +119,37 @@ function toolCheck(tool: ResolvedTool, required: boolean): Check {
   };
 }
 
+/**
+ * The oldest Docker CLI this suite accepts: the command lines it runs (`docker info --format`,
+ * `docker exec <node> sh -c …`, `docker version --format`) are checked against Docker CLI
+ * v20.10.0's (docker/cli@v20.10.0 cli/command/system/info.go, version.go, container/exec.go).
+ */
+export const MINIMUM_DOCKER_CLI = '20.10.0';
+
+/** `docker version --format '{{.Client.Version}}'` prints the client version even without a daemon. */
+export function interpretDockerVersion(stdout: string): Check {
+  const v = /^(\d+\.\d+\.\d+)/m.exec(stdout.trim())?.[1];
+  if (v === undefined)
+    return {
+      name: 'Docker CLI',
+      status: 'warn',
+      detail: `could not read the client version from \`docker version\` (${stdout.trim().split('\n')[0] || 'no output'})`,
+      fix: `use Docker CLI ${MINIMUM_DOCKER_CLI} or later`,
+    };
+  const ok = atLeast(v, MINIMUM_DOCKER_CLI);
+  return {
+    name: 'Docker CLI',
+    status: ok ? 'ok' : 'fail',
+    detail: v,
+    ...(ok ? {} : { fix: `upgrade the Docker CLI to ${MINIMUM_DOCKER_CLI} or later` }),
+  };
+}
+
+async function dockerCliCheck(timeoutMs: number): Promise<Check> {
+  const r = await run(['docker', 'version', '--format', '{{.Client.Version}}'], { timeoutMs, echo: false });
+  return interpretDockerVersion(r.stdout);
+}
+
 export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
   const checks: Check[] = [];
   const readProc = opts.readProc ?? readProcDefault;
@@ -159,6 +190,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
         fix: 'restart the Docker daemon',
       });
     } else {
+      checks.push(await dockerCliCheck(opts.timeoutMs));
       const c = interpretDockerInfo(r.exitCode, r.stdout, r.stderr);
       dockerMem = c.memBytes;
       checks.push({ name: c.name, status: c.status, detail: c.detail, ...(c.fix ? { fix: c.fix } : {}) });

@@ -9,6 +9,7 @@ import {
   getKubeconfigArgv,
   renderConfig,
 } from './kind.ts';
+import { MINIMUM_DOCKER_CLI } from './doctor.ts';
 import { hubReason } from './istio/hosts.ts';
 import { PINS, splitImage } from './pins.ts';
 import type { Profile, ResolvedRelease } from './profile/load.ts';
@@ -163,7 +164,7 @@ export function buildPlan(input: PlanInput): Plan {
     id: 'preflight',
     phase: 'preflight',
     description: isKind
-      ? `check the Docker daemon (this command), then \`${kind.path} version\`, \`${input.helm.path} version --short\`, inotify limits, memory and disk (the checks of \`doctor\`)`
+      ? `check the Docker daemon (this command) and \`docker version --format {{.Client.Version}}\` (Docker CLI ${MINIMUM_DOCKER_CLI}+), then \`${kind.path} version\`, \`${input.helm.path} version --short\`, inotify limits, memory and disk (the checks of \`doctor\`)`
       : `check \`${input.helm.path} version --short\`, memory and disk; the API is checked in cluster.api`,
     ...(isKind ? { command: ['docker', 'info', '--format', '{{json .}}'] } : {}),
     when: 'always',

@@ -1,6 +1,11 @@
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DOCKER_V20_10_0, KIND_V0_30_0, type CliTable } from './cli-tables.ts';
+
+/** Prints the real tool's usage error and exits 1 when the argv would not parse (cli-tables.ts). */
+const REFUSE_SCRIPT = fileURLToPath(new URL('./refuse-usage.ts', import.meta.url));
 
 /**
  * Fake executables for adapter contract tests: each records its argv (one JSON array per line)
@@ -27,7 +32,21 @@ function shQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-export function makeFakeBin(tools: Record<string, FakeResponse[]>): FakeBin {
+/** The real command lines kind and docker stand for in every fake (helm runs for real elsewhere). */
+export const CLUSTER_TOOL_TABLES: Partial<Record<string, CliTable>> = {
+  kind: KIND_V0_30_0,
+  docker: DOCKER_V20_10_0,
+};
+
+/**
+ * Fake executables. `tables` gives, per tool, the real command line it stands for
+ * (cli-tables.ts): an argv that the real version would refuse gets its usage error and exit 1,
+ * before any scripted answer.
+ */
+export function makeFakeBin(
+  tools: Record<string, FakeResponse[]>,
+  tables: Partial<Record<string, CliTable>> = CLUSTER_TOOL_TABLES,
+): FakeBin {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'fake-bin-'));
   mkdirSync(path.join(dir, 'out'), { recursive: true });
   for (const [name, responses] of Object.entries(tools)) {
@@ -44,10 +63,14 @@ export function makeFakeBin(tools: Record<string, FakeResponse[]>): FakeBin {
 fi`;
       })
       .join('\n');
+    const table = tables[name];
+    const tableFile = path.join(dir, 'out', `${name}.table.json`);
+    if (table) writeFileSync(tableFile, JSON.stringify(table));
+    const refuse = table ? `node ${shQuote(REFUSE_SCRIPT)} ${shQuote(tableFile)} "$@" || exit 1\n` : '';
     const body = `#!/bin/sh
 args="$*"
 node -e 'process.stdout.write(JSON.stringify(process.argv.slice(1))+"\\n")' -- "$@" >> ${shQuote(log)}
-${cases}
+${refuse}${cases}
 echo "fake ${name}: no answer for: $args" >&2
 exit 97
 `;
@@ -99,7 +122,10 @@ export function fixture(...parts: string[]): string {
  */
 export function fakeClusterTools(kubeconfigTemplate: string, extraKind: FakeResponse[] = []): FakeBin {
   return makeFakeBin({
-    docker: [{ match: 'info', stdout: fixture('docker/info-daemon-up.stdout') }],
+    docker: [
+      { match: 'info', stdout: fixture('docker/info-daemon-up.stdout') },
+      { match: 'version', stdout: '28.2.2\n' },
+    ],
     kind: [
       { match: 'version', stdout: fixture('kind/version.stdout') },
       { match: 'get clusters', stderr: fixture('kind/get-clusters-none.stderr') },
