@@ -167,6 +167,14 @@ describe('helm adapter against a fake helm', () => {
       const e = explainHelmFailure('istiod', await run(argv, { timeoutMs: 5000 }), 300_000);
       expect(e.details.fix).toContain('--reuse');
     });
+    // Helm 4 words it "cannot reuse a name" (captured from helm v4.1.4).
+    const inUse4 = makeFakeBin({
+      helm: [{ match: 'install', stderr: fixture('helm/install-name-in-use-v4.stderr'), exit: 1 }],
+    });
+    await withEnv({ PATH: inUse4.path }, async () => {
+      const e = explainHelmFailure('istiod', await run(argv, { timeoutMs: 5000 }), 300_000);
+      expect(e.details.fix).toContain('--reuse');
+    });
     const slow = makeFakeBin({
       helm: [{ match: 'install', stderr: fixture('helm/install-timeout.stderr'), exit: 1 }],
     });

@@ -177,7 +177,8 @@ export function explainHelmFailure(
       download.fix,
     );
   }
-  if (/cannot re-use a name that is still in use/.test(out))
+  // Helm 3: "cannot re-use a name"; Helm 4: "cannot reuse a name" (test/fixtures/helm).
+  if (/cannot re-?use a name that is still in use/.test(out))
     fix = `release ${release} already exists: use --reuse for a cluster of this tool, or uninstall it first`;
   else if (/conflict with "pilot-discovery"|conflicts with "pilot-discovery"/.test(out))
     fix =

@@ -22,7 +22,16 @@ const budgets = {
 describe('PodMetrics', () => {
   it('reads nanocores and Ki into millicores and bytes, by component', () => {
     const s = toSamples(list.items);
-    expect(s.map((x) => [x.component, Math.round(x.cpuMillicores * 100) / 100, x.memoryBytes])).toEqual([
+    // Independent of the list's order (metrics-server sorts by namespace, then pod name).
+    const order = ['istiod', 'istioCniNode', 'ztunnel'];
+    const rows = s
+      .map((x): [string, number, number] => [
+        x.component ?? '',
+        Math.round(x.cpuMillicores * 100) / 100,
+        x.memoryBytes,
+      ])
+      .sort((a, b) => order.indexOf(a[0]) - order.indexOf(b[0]) || a[2] - b[2]);
+    expect(rows).toEqual([
       ['istiod', 4.12, 41234 * 1024],
       ['istioCniNode', 0.99, 14012 * 1024],
       ['istioCniNode', 1.23, 15100 * 1024],

@@ -15,6 +15,7 @@ import { parseIstioctlWorkloads } from './istioctl.ts';
 import { deniedConnections, parseMetrics, select, sum } from './metrics.ts';
 
 const dump = parseConfigDump(fixture('ztunnel/config_dump.json'));
+const available = () => dump.certificates.find((c) => c.state === 'Available');
 
 describe('config_dump', () => {
   it('reads workloads with protocol, node and identity parts', () => {
@@ -64,17 +65,17 @@ describe('config_dump', () => {
     const raw = JSON.parse(fixture('ztunnel/config_dump.json')) as {
       certificates: { certChain: { pem: string; serialNumber: string }[] }[];
     };
-    const wire = raw.certificates[0]?.certChain[0];
+    const wire = raw.certificates.find((c) => c.certChain.length > 0)?.certChain[0];
     expect(wire?.pem.startsWith('LS0tLS1CRUdJTi')).toBe(true);
     expect(wire?.serialNumber).toMatch(/^\d+$/);
-    expect(dump.certificates[0]?.chain[0]?.pem?.startsWith('-----BEGIN CERTIFICATE-----')).toBe(true);
+    expect(available()?.chain[0]?.pem?.startsWith('-----BEGIN CERTIFICATE-----')).toBe(true);
     expect(pemText('-----BEGIN CERTIFICATE-----\nX\n')).toBe('-----BEGIN CERTIFICATE-----\nX\n');
     expect(serialToDecimal('FF')).toBe('255');
   });
   it('judges certificates: Available, valid now, SAN names the identity', () => {
-    const now = new Date(Date.parse(dump.certificates[0]?.chain[0]?.validFrom ?? '') + 3600_000);
+    const now = new Date(Date.parse(available()?.chain[0]?.validFrom ?? '') + 3600_000);
     expect(judgeCertificate(dump, 'spiffe://cluster.local/ns/netpol-x/sa/probe-x', now)).toEqual([]);
-    const later = new Date(Date.parse(dump.certificates[0]?.chain[0]?.expirationTime ?? '') + 1000);
+    const later = new Date(Date.parse(available()?.chain[0]?.expirationTime ?? '') + 1000);
     expect(judgeCertificate(dump, 'spiffe://cluster.local/ns/netpol-x/sa/probe-x', later)[0]).toMatch(
       /expired at/,
     );
