@@ -70,6 +70,23 @@ describe('kind and docker command lines', () => {
     expect(usageError(KIND_V0_30_0, argv)).toContain(message);
   });
 
+  it.each([
+    [['-v', '1', 'create', 'cluster', '--name', 'x']],
+    [['-v3', 'get', 'clusters']],
+    [['get', 'clusters', '--quiet']],
+    [['version', 'extra']],
+    [['--version']],
+  ])('kind %j parses (persistent flags anywhere, version takes any args)', (argv) => {
+    expect(usageError(KIND_V0_30_0, argv)).toBeUndefined();
+  });
+
+  it('docker root flags go before the subcommand only', () => {
+    expect(usageError(DOCKER_V20_10_0, ['--context', 'x', 'info'])).toBeUndefined();
+    expect(usageError(DOCKER_V20_10_0, ['-H', 'unix:///x', 'exec', '-it', 'n', 'sh'])).toBeUndefined();
+    expect(usageError(DOCKER_V20_10_0, ['info', '--context', 'x'])).toBe('unknown flag: --context');
+    expect(usageError(DOCKER_V20_10_0, ['exec', 'n'])).toContain('accepts 2 to Infinity arg(s), received 1');
+  });
+
   it('the fakes refuse as the real tools do, before any scripted answer', async () => {
     const fake = makeFakeBin({
       kind: [{ match: 'create cluster', stdout: 'created' }],

@@ -39,8 +39,8 @@ export class Orchestrator {
   private ownsIstio = false;
   private ownsNamespaces = false;
   private k8sVersion = 'unknown';
-  /** kind's kindnet DaemonSet runs in kube-system (read in cluster.api). */
-  private kindnet: boolean | undefined;
+  /** kind's kindnet DaemonSet runs in kube-system (read in cluster.api); a string says why it is unknown. */
+  private kindnet: boolean | string | undefined;
   private nodes: string[] = [];
   private metricsReady = false;
   private readonly registry: string;
@@ -139,9 +139,11 @@ export class Orchestrator {
         this.kindnet === false,
         this.kindnet === undefined
           ? 'the cluster CNI was not inspected'
-          : this.kindnet
-            ? KINDNET_HOST_TRAFFIC
-            : 'no kindnet DaemonSet in kube-system: the CNI is taken to judge host traffic',
+          : typeof this.kindnet === 'string'
+            ? `whether the CNI judges host traffic is unknown: ${this.kindnet}`
+            : this.kindnet
+              ? KINDNET_HOST_TRAFFIC
+              : 'no kindnet DaemonSet in kube-system: the CNI is taken to judge host traffic',
       ),
       destructive: feature(
         s.destructive === true && this.ownsIstio,

@@ -21,6 +21,7 @@ describe('ambient switched on by a release’s values, as the 1.28 charts decide
     [{ ambient: { enabled: 'True' } }, true],
     [{ ambient: { enabled: 'yes' } }, false], // rendered "yes"; viper.GetBool reads false
     [{ profile: 'demo' }, false],
+    [{ profile: 'ambient', cni: { ambient: { enabled: null } } }, false], // null deletes: rendered ""
   ])('cni %j → %s', (values, on) => {
     expect(ambientSwitch('cni', values).on).toBe(on);
   });
@@ -34,6 +35,7 @@ describe('ambient switched on by a release’s values, as the 1.28 charts decide
     [{ profile: 'ambient', pilot: { env: { PILOT_ENABLE_AMBIENT: false } } }, false],
     [{ profile: 'ambient', env: { PILOT_ENABLE_AMBIENT: 'false' } }, true], // the profile's pilot.env wins
     [{ env: { PILOT_ENABLE_AMBIENT: 'true' }, pilot: { env: { PILOT_ENABLE_AMBIENT: false } } }, false],
+    [{ profile: 'ambient', pilot: { env: { PILOT_ENABLE_AMBIENT: null } } }, false], // rendered value
   ])('istiod %j → %s', (values, on) => {
     expect(ambientSwitch('istiod', values).on).toBe(on);
   });

@@ -35,7 +35,13 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...a };
   for (const [k, v] of Object.entries(b)) {
-    if (v === null || v === undefined) continue;
+    if (v === undefined) continue;
+    // A null in user values deletes the key, defaults and profile included (Helm's coalescing;
+    // rendered: profile=ambient with cni.ambient.enabled=null gives AMBIENT_ENABLED "").
+    if (v === null) {
+      delete out[k];
+      continue;
+    }
     const prev = out[k];
     out[k] = isPlainObject(prev) && isPlainObject(v) ? merge(prev, v) : v;
   }

@@ -1,6 +1,6 @@
 import type { V1Namespace, V1Pod } from '@kubernetes/client-node';
 import { pollUntil } from '../wait.ts';
-import { createWithRetry, isNotFound, withRetry, type KubeClients } from './client.ts';
+import { createWithRetry, isNotFound, statusOf, withRetry, type KubeClients } from './client.ts';
 import {
   daemonSetState,
   describePod,
@@ -177,7 +177,7 @@ export async function waitApiServiceAvailable(
  * Whether kind's kindnet CNI runs: its DaemonSet `kindnet` in kube-system (kind v0.30.0
  * pkg/build/nodeimage/const_cni.go).
  */
-export async function hasKindnet(kube: KubeClients): Promise<boolean> {
+export async function hasKindnet(kube: KubeClients): Promise<boolean | string> {
   try {
     await withRetry('read DaemonSet kube-system/kindnet', () =>
       kube.apps.readNamespacedDaemonSet({ namespace: 'kube-system', name: 'kindnet' }),
@@ -185,7 +185,8 @@ export async function hasKindnet(kube: KubeClients): Promise<boolean> {
     return true;
   } catch (e) {
     if (isNotFound(e)) return false;
-    throw e;
+    // Not allowed to read kube-system (403) or another answer: cannot tell; never a preflight stop.
+    return `could not read DaemonSet kube-system/kindnet (${statusOf(e) ?? (e instanceof Error ? e.message : String(e))})`;
   }
 }
 

@@ -36,8 +36,11 @@ export async function getViaPortForward(
     forward
       .portForward(namespace, pod, [port], socket, errors, socket)
       .then((ws) => {
-        // Close the WebSocket with the local connection (isomorphic-ws ships no types here).
-        socket.once('close', () => (ws as unknown as { close(): void }).close());
+        // Close the WebSocket with the local connection (isomorphic-ws ships no types here),
+        // also when the local connection closed before the WebSocket was open.
+        const close = () => (ws as unknown as { close(): void }).close();
+        if (socket.destroyed || socket.closed) close();
+        else socket.once('close', close);
       })
       .catch((e: unknown) => {
         socket.destroy(e instanceof Error ? e : new Error(String(e)));

@@ -162,6 +162,18 @@ describe('bad profiles exit 2 with the field, what was expected and what was fou
     });
   });
 
+  it('values files are read as Helm reads them (YAML 1.1): `enabled: yes` switches ambient on', () => {
+    const p = loadProfile(
+      variant(() => undefined, { 'cni-values.yaml': 'ambient:\n  enabled: yes\n' }),
+      {
+        env: {},
+      },
+    );
+    expect(p.releases.find((r) => r.chart === 'cni')?.effectiveValues).toEqual({
+      ambient: { enabled: true },
+    });
+  });
+
   it('cni whose values turn ambient back off is refused, naming the switch', () => {
     const e = loadError(
       variant(() => undefined, {

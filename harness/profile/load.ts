@@ -74,7 +74,11 @@ function bad(file: string, field: string, expected: string, found: unknown, fix?
   });
 }
 
-function readYamlFile(file: string, what: string): unknown {
+/**
+ * `yaml11`: read as Helm reads values files (sigs.k8s.io/yaml over go-yaml v2, YAML 1.1: `yes`,
+ * `on` and `y` are booleans); profiles and kind configs are YAML 1.2.
+ */
+function readYamlFile(file: string, what: string, yaml11 = false): unknown {
   if (!existsSync(file)) {
     throw new UserInputError(`${what} not found: ${file}`, {
       expected: 'an existing, readable file',
@@ -83,7 +87,7 @@ function readYamlFile(file: string, what: string): unknown {
     });
   }
   try {
-    return parseYaml(readFileSync(file, 'utf8'));
+    return parseYaml(readFileSync(file, 'utf8'), yaml11 ? { version: '1.1', merge: true } : {});
   } catch (e) {
     const detail = e instanceof YAMLParseError ? e.message.split('\n')[0] : String(e);
     throw new UserInputError(`${what} is not valid YAML: ${file}`, {
@@ -222,7 +226,7 @@ export function loadProfile(file: string | undefined, options: LoadOptions = {})
     let valuesPath: string | undefined;
     if (r.valuesFile !== undefined) {
       valuesPath = path.resolve(dir, r.valuesFile);
-      const v = readYamlFile(valuesPath, `values file of release ${r.name}`);
+      const v = readYamlFile(valuesPath, `values file of release ${r.name}`, true);
       if (v !== null && v !== undefined && !isPlainObject(v))
         throw bad(valuesPath, '(root)', 'a YAML mapping of Helm values', v);
       fileValues = (v as Record<string, unknown> | null) ?? {};

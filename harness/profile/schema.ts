@@ -91,7 +91,10 @@ export const ProfileSchema = z
       /** https Helm repository or oci:// registry path. */
       chartRepository: z
         .string()
-        .regex(/^(https?|oci):\/\/\S+$/i, 'an https:// Helm repository or an oci:// chart registry'),
+        .regex(
+          /^(https?|oci):\/\/\S+$/,
+          'an https:// Helm repository or an oci:// chart registry (lowercase scheme, as Helm requires)',
+        ),
       namespace: dns1123.default('istio-system'),
       releases: z.array(release).min(1),
     }),

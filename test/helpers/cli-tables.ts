@@ -23,12 +23,19 @@ export interface CommandSpec {
 export interface CliTable {
   name: string;
   global: CommandSpec;
+  /**
+   * Whether the global flags may also follow the subcommand (cobra persistent flags, as kind's
+   * --verbosity/--quiet); Docker's root flags are accepted only before it (cli/cobra.go,
+   * TraverseChildren).
+   */
+  persistentGlobals: boolean;
   commands: Record<string, CommandSpec>;
 }
 
 export const KIND_V0_30_0: CliTable = {
   name: 'kind v0.30.0',
-  global: { value: ['verbosity', 'v'], bool: ['quiet', 'q', 'help', 'h'], args: [0, 0] },
+  global: { value: ['verbosity', 'v'], bool: ['quiet', 'q', 'help', 'h', 'version'], args: [0, 0] },
+  persistentGlobals: true,
   commands: {
     'create cluster': {
       value: ['name', 'n', 'config', 'image', 'wait', 'kubeconfig'],
@@ -39,17 +46,21 @@ export const KIND_V0_30_0: CliTable = {
     'get clusters': { value: [], bool: [], args: [0, 0] },
     'get kubeconfig': { value: ['name', 'n'], bool: ['internal'], args: [0, 0] },
     'export logs': { value: ['name', 'n'], bool: [], args: [0, 1] },
-    version: { value: [], bool: [], args: [0, 0] },
+    // No Args on the version command: cobra lets extra arguments through.
+    version: { value: [], bool: [], args: [0, Infinity] },
   },
 };
 
 export const DOCKER_V20_10_0: CliTable = {
   name: 'Docker CLI v20.10.0',
+  // cli/flags/common.go (incl. the TLS flags), cmd/docker/docker.go (--config, -v/--version),
+  // cli/cobra.go (-h/--help).
   global: {
-    value: ['config', 'context', 'c', 'host', 'H', 'log-level', 'l'],
-    bool: ['debug', 'D', 'help'],
+    value: ['config', 'context', 'c', 'host', 'H', 'log-level', 'l', 'tlscacert', 'tlscert', 'tlskey'],
+    bool: ['debug', 'D', 'tls', 'tlsverify', 'help', 'h', 'version', 'v'],
     args: [0, 0],
   },
+  persistentGlobals: false,
   commands: {
     info: { value: ['format', 'f'], bool: [], args: [0, 0] },
     version: { value: ['format', 'f', 'kubeconfig'], bool: [], args: [0, 0] },
@@ -64,49 +75,68 @@ export const DOCKER_V20_10_0: CliTable = {
 
 /**
  * The usage error the real tool would print for this argv (argv without the program name), or
- * undefined when it parses. Messages follow cobra's ("unknown flag: --x", "unknown command").
+ * undefined when it parses. Flags: `--name value`, `--name=value`, `-x value`, `-xvalue`,
+ * grouped short booleans (`-it`), `--` ends flags.
  */
 export function usageError(table: CliTable, argv: readonly string[]): string | undefined {
-  const names = Object.keys(table.commands).sort((a, b) => b.split(' ').length - a.split(' ').length);
-  const words = argv.filter((a) => !a.startsWith('-'));
-  const command = names.find((n) => n.split(' ').every((w, i) => words[i] === w));
-  if (!command) return `unknown command "${words[0] ?? ''}" for "${table.name.split(' ')[0] ?? ''}"`;
-  const spec = table.commands[command]!;
-  const valueFlags = new Set([...spec.value, ...table.global.value]);
-  const boolFlags = new Set([...spec.bool, ...table.global.bool]);
-  const cmdWords = command.split(' ');
-  const positional: string[] = [];
-  let consumed = 0;
-  for (let i = 0; i < argv.length; i++) {
+  const tool = table.name.split(' ')[0] ?? '';
+  /** Reads the flag at argv[i]; returns how many items it used, or an error. */
+  const flag = (i: number, value: Set<string>, bool: Set<string>): number | string => {
     const a = argv[i] ?? '';
-    if (consumed < cmdWords.length && a === cmdWords[consumed]) {
-      consumed++;
-      continue;
+    if (a.startsWith('--')) {
+      const [name = '', inline] = a.slice(2).split(/=(.*)/s);
+      if (value.has(name)) {
+        if (inline !== undefined) return 1;
+        return i + 1 < argv.length ? 2 : `flag needs an argument: ${a}`;
+      }
+      return bool.has(name) ? 1 : `unknown flag: --${name}`;
     }
-    if (spec.stopAtArg && positional.length > 0) {
-      positional.push(a);
-      continue;
+    const shorts = a.slice(1);
+    for (let k = 0; k < shorts.length; k++) {
+      const c = shorts[k] ?? '';
+      if (value.has(c)) {
+        if (k < shorts.length - 1) return 1; // -xVALUE
+        return i + 1 < argv.length ? 2 : `flag needs an argument: '${c}' in -${c}`;
+      }
+      if (!bool.has(c)) return `unknown shorthand flag: '${c}' in ${a}`;
     }
+    return 1;
+  };
+  const gValue = new Set(table.global.value);
+  const gBool = new Set(table.global.bool);
+  // Global flags before the subcommand.
+  let i = 0;
+  while (i < argv.length && (argv[i] ?? '').startsWith('-') && argv[i] !== '-' && argv[i] !== '--') {
+    const used = flag(i, gValue, gBool);
+    if (typeof used === 'string') return used;
+    i += used;
+  }
+  if (i >= argv.length) return undefined; // the root command alone (help, --version)
+  const names = Object.keys(table.commands).sort((a, b) => b.split(' ').length - a.split(' ').length);
+  const command = names.find((n) => n.split(' ').every((w, k) => argv[i + k] === w));
+  if (!command) return `unknown command "${argv[i] ?? ''}" for "${tool}"`;
+  const spec = table.commands[command]!;
+  i += command.split(' ').length;
+  const value = new Set([...spec.value, ...(table.persistentGlobals ? table.global.value : [])]);
+  const bool = new Set([...spec.bool, ...(table.persistentGlobals ? table.global.bool : [])]);
+  const positional: string[] = [];
+  for (; i < argv.length;) {
+    const a = argv[i] ?? '';
     if (a === '--') {
       positional.push(...argv.slice(i + 1));
       break;
     }
-    const m = /^(--?)([^=]+)(=.*)?$/.exec(a);
-    if (!m || a === '-') {
+    if ((spec.stopAtArg && positional.length > 0) || !a.startsWith('-') || a === '-') {
       positional.push(a);
+      i++;
       continue;
     }
-    const [, dashes, name = '', inline] = m;
-    if (dashes === '-' && name.length > 1) return `unknown shorthand flag: '${name[0] ?? ''}' in ${a}`;
-    if (valueFlags.has(name)) {
-      if (inline === undefined) {
-        if (i + 1 >= argv.length) return `flag needs an argument: ${a}`;
-        i++;
-      }
-    } else if (!boolFlags.has(name)) return `unknown flag: ${dashes}${name}`;
+    const used = flag(i, value, bool);
+    if (typeof used === 'string') return used;
+    i += used;
   }
   const [min, max] = spec.args;
   if (positional.length < min || positional.length > max)
-    return `"${table.name.split(' ')[0] ?? ''} ${command}" accepts ${min === max ? min : `${min} to ${max}`} arg(s), received ${positional.length}`;
+    return `"${tool} ${command}" accepts ${min === max ? min : `${min} to ${max}`} arg(s), received ${positional.length}`;
   return undefined;
 }
