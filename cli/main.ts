@@ -422,7 +422,10 @@ export function buildProgram(): Command {
       .command('plan')
       .description('print every step and command `run` would execute, without executing anything'),
   )
-    .option('--json', 'machine-readable: {"steps":[{"id","description","command"}]}')
+    .option(
+      '--json',
+      'machine-readable: {"steps":[{"id","phase","description","when","command"}],"warnings","notices","retiredHosts"}',
+    )
     .action(async (flags: RunFlags & { json?: boolean }) => {
       process.exitCode = await planCommand(flags);
     });
