@@ -15,9 +15,10 @@ import { getViaPortForward } from './portforward.ts';
  * Exec and port-forward through the real client-node 2.x WebSocket code against a loopback server
  * speaking the v5/v4.channel.k8s.io protocols (test/helpers/fake-ws.ts).
  */
-// Illustrative kubelet text for a refused in-pod connect (the shape of kubelet's port-forward error).
+// Illustrative kubelet text for a refused in-pod connect (what the container runtime reports;
+// kubectl adds its own "an error occurred forwarding" prefix on the client side, which this is not).
 const REFUSED =
-  'an error occurred forwarding 15000 -> 15000: error forwarding port 15000 to pod 0123, uid : failed to execute portforward in network namespace "/var/run/netns/cni-1": failed to connect to localhost:15000 inside namespace "0123", IPv4: dial tcp4 127.0.0.1:15000: connect: connection refused';
+  'error forwarding port 15000 to pod 0123, uid : failed to execute portforward in network namespace "/var/run/netns/cni-1": failed to connect to localhost:15000 inside namespace "0123", IPv4: dial tcp4 127.0.0.1:15000: connect: connection refused';
 
 let server: http.Server;
 let ws: WsApi;

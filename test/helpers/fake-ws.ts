@@ -41,7 +41,13 @@ export interface WsApi {
   close(): void;
 }
 
-const PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
+/**
+ * Subprotocols as the servers offer them: exec (API server remotecommand) speaks v5 and v4; the
+ * kubelet's WebSocket port-forward only v4.channel.k8s.io (and v4.base64, and ""; kubernetes
+ * staging/src/k8s.io/kubelet/pkg/cri/streaming/portforward/websocket.go).
+ */
+const EXEC_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
+const PORTFORWARD_PROTOCOLS = ['v4.channel.k8s.io'];
 
 function frame(channel: number, data: Buffer | string): Buffer {
   return Buffer.concat([Buffer.from([channel]), Buffer.isBuffer(data) ? data : Buffer.from(data)]);
@@ -54,13 +60,16 @@ function portPrefix(port: number): Buffer {
 }
 
 /** Serves exec and port-forward upgrades on an existing HTTP server. */
-export function attachWebSocketApi(server: http.Server, handlers: WsHandlers): WsApi {
+export function attachWebSocketApi(http: http.Server, handlers: WsHandlers): WsApi {
   const open = { exec: new Set<WebSocket>(), portForward: new Set<WebSocket>() };
-  const wss = new WebSocketServer({
-    noServer: true,
-    handleProtocols: (offered) => PROTOCOLS.find((p) => offered.has(p)) ?? false,
-  });
-  server.on('upgrade', (req, socket, head) => {
+  const server = (protocols: string[]) =>
+    new WebSocketServer({
+      noServer: true,
+      handleProtocols: (offered) => protocols.find((p) => offered.has(p)) ?? false,
+    });
+  const execWss = server(EXEC_PROTOCOLS);
+  const forwardWss = server(PORTFORWARD_PROTOCOLS);
+  http.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/(exec|portforward)$/.exec(url.pathname);
     if (!m) {
@@ -68,7 +77,7 @@ export function attachWebSocketApi(server: http.Server, handlers: WsHandlers): W
       return;
     }
     const [, namespace = '', pod = '', kind] = m;
-    wss.handleUpgrade(req, socket, head, (ws) => {
+    (kind === 'exec' ? execWss : forwardWss).handleUpgrade(req, socket, head, (ws) => {
       if (kind === 'exec') {
         open.exec.add(ws);
         ws.on('close', () => open.exec.delete(ws));
@@ -107,14 +116,16 @@ export function attachWebSocketApi(server: http.Server, handlers: WsHandlers): W
       ws.send(frame(0, portPrefix(port)));
       ws.send(frame(1, portPrefix(port)));
       const reply = handlers.portForward?.({ namespace, pod, port }) ?? {};
+      // The kubelet dials the pod port as soon as the streams exist; a failure goes to the error
+      // channel and both streams close.
+      if (reply.error !== undefined) {
+        ws.send(frame(1, reply.error));
+        ws.close();
+        return;
+      }
       let request = '';
       ws.on('message', (data: Buffer) => {
         if (data[0] !== 0) return;
-        if (reply.error !== undefined) {
-          ws.send(frame(1, reply.error));
-          ws.close();
-          return;
-        }
         request += data.subarray(1).toString('utf8');
         if (!request.includes('\r\n\r\n') || !reply.http) return;
         const r = reply.http(request);
@@ -131,7 +142,8 @@ export function attachWebSocketApi(server: http.Server, handlers: WsHandlers): W
     open,
     close: () => {
       for (const ws of [...open.exec, ...open.portForward]) ws.terminate();
-      wss.close();
+      execWss.close();
+      forwardWss.close();
     },
   };
 }
