@@ -181,11 +181,23 @@ function readResults(file: string): TestResultRecord[] {
   return JSON.parse(readFileSync(file, 'utf8')) as TestResultRecord[];
 }
 
-async function runVitest(runDir: string, stateFile: string): Promise<void> {
+/**
+ * Runs the conformance project in this process. Vitest's logger installs SIGINT/SIGTERM handlers
+ * that exit the process 1 ms later (vitest/node Logger.addCleanupListeners), which would skip the
+ * run's own cleanup; they are removed once Vitest exists, and the run's signal handler stops
+ * Vitest itself (`stopVitest`). `started` receives that stopper.
+ */
+async function runVitest(
+  runDir: string,
+  stateFile: string,
+  started: (stop: () => Promise<void>) => void,
+): Promise<void> {
   process.env.AMBIENT_RUN_DIR = runDir;
   process.env.AMBIENT_RUN_STATE = stateFile;
-  const { startVitest } = await import('vitest/node');
-  const vitest = await startVitest([], {
+  const { createVitest } = await import('vitest/node');
+  const signals = ['SIGINT', 'SIGTERM'] as const;
+  const before = new Map(signals.map((sig) => [sig, process.listeners(sig)]));
+  const vitest = await createVitest('test', {
     root: ROOT,
     config: path.join(ROOT, 'vitest.config.ts'),
     project: ['conformance'],
@@ -193,7 +205,18 @@ async function runVitest(runDir: string, stateFile: string): Promise<void> {
     watch: false,
     passWithNoTests: false,
   });
-  await vitest.close();
+  for (const sig of signals)
+    for (const l of process.listeners(sig)) if (!(before.get(sig) ?? []).includes(l)) process.off(sig, l);
+  started(async () => {
+    // Cancel what is left and stop the workers; a test in the middle of a call is abandoned.
+    void vitest.cancelCurrentRun('keyboard-input').catch(() => undefined);
+    await Promise.race([vitest.close(), new Promise((r) => setTimeout(r, 3000))]);
+  });
+  try {
+    await vitest.start();
+  } finally {
+    await vitest.close();
+  }
 }
 
 async function runCommand(flags: RunFlags & { verbose?: boolean }): Promise<number> {
@@ -210,9 +233,11 @@ async function runCommand(flags: RunFlags & { verbose?: boolean }): Promise<numb
   const phases = new PhaseClock();
   const orch = new Orchestrator(input, plan, phases);
   let interrupted = false;
+  let stopVitest: (() => Promise<void>) | undefined;
   const removeSignals = installSignalCleanup(orch.cleanup, {
     beforeCleanup: async () => {
       interrupted = true;
+      await stopVitest?.();
       writeRunReports(
         settings,
         profile,
@@ -240,7 +265,9 @@ async function runCommand(flags: RunFlags & { verbose?: boolean }): Promise<numb
     writeFileSync(stateFile, JSON.stringify(facts, null, 2));
     await phases
       .phase('tests', `conformance suites (${catalog.length} claims)`, async () => {
-        await runVitest(settings.runDir, stateFile);
+        await runVitest(settings.runDir, stateFile, (stop) => {
+          stopVitest = stop;
+        });
       })
       .catch((e: unknown) => {
         setupError ??= e;
@@ -249,6 +276,9 @@ async function runCommand(flags: RunFlags & { verbose?: boolean }): Promise<numb
   } else {
     phases.skipped('tests', 'preparation failed');
   }
+  // After a signal the handler owns the rest of the run (interrupted reports, cleanup, exit):
+  // nothing here may overwrite its reports or start more work.
+  if (interrupted) await new Promise<never>(() => undefined);
 
   const setupMessage = setupError === undefined ? 'not run' : errorText(setupError, false);
   const merged = writeRunReports(

@@ -31,7 +31,10 @@ function pod(name: string, labels: Record<string, string>, node: string) {
 export async function startFakeApiServer(
   opts: {
     istioReady?: boolean;
-    /** kind's kindnet DaemonSet in kube-system (default true: a kind cluster) */ kindnet?: boolean;
+    /** kind's kindnet DaemonSet in kube-system (default true: a kind cluster) */
+    kindnet?: boolean;
+    /** Requests whose path matches are never answered (a hung API call). */
+    hang?: RegExp;
   } = {},
 ): Promise<FakeApiServer> {
   const namespaces = new Map<string, Record<string, unknown>>([
@@ -62,6 +65,7 @@ export async function startFakeApiServer(
           message: `${url.pathname} not found`,
         });
       const p = url.pathname;
+      if (opts.hang?.test(p)) return; // never answered
       if (req.method === 'POST') bodies.set(p, [...(bodies.get(p) ?? []), JSON.parse(body || 'null')]);
       const np = /^\/apis\/networking\.k8s\.io\/v1\/namespaces\/([^/]+)\/networkpolicies$/.exec(p);
       if (np && req.method === 'POST') return send(201, JSON.parse(body));
@@ -189,7 +193,11 @@ export async function startFakeApiServer(
     bodies,
     agents,
     namespaces,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections(); // hung requests included
+      }),
   };
 }
 

@@ -120,7 +120,12 @@ export function fixture(...parts: string[]): string {
  * docker, kind and helm as a healthy machine has them: the daemon answers, `kind create cluster`
  * writes a kubeconfig (pointing at a fake API server) where --kubeconfig says, helm installs.
  */
-export function fakeClusterTools(kubeconfigTemplate: string, extraKind: FakeResponse[] = []): FakeBin {
+export function fakeClusterTools(
+  kubeconfigTemplate: string,
+  extraKind: FakeResponse[] = [],
+  /** Replaces the default answer to `kind delete cluster`. */
+  kindDelete?: FakeResponse,
+): FakeBin {
   return makeFakeBin({
     docker: [
       { match: 'info', stdout: fixture('docker/info-daemon-up.stdout') },
@@ -134,7 +139,7 @@ export function fakeClusterTools(kubeconfigTemplate: string, extraKind: FakeResp
         stderr: fixture('kind/create-ok.stderr'),
         script: `while [ $# -gt 0 ]; do if [ "$1" = --kubeconfig ]; then cp '${kubeconfigTemplate}' "$2"; fi; shift; done`,
       },
-      { match: 'delete cluster', stderr: fixture('kind/delete.stderr') },
+      kindDelete ?? { match: 'delete cluster', stderr: fixture('kind/delete.stderr') },
       ...extraKind,
     ],
     helm: [
