@@ -195,6 +195,22 @@ describe('bad input exits 2 with one precise message', () => {
     expect(r.stderr).toContain('self-referencing alias');
   });
 
+  it('an empty --only, and an ID in both --only and --skip', () => {
+    const empty = cli(['plan', '--only', '']);
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toContain("option '--only <ids>' argument '' is invalid");
+    const both = cli(['plan', '--only', 'INSTALL-01', '--skip', 'INSTALL-01']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('INSTALL-01 given to both --only and --skip');
+  });
+
+  it('an unknown command exits 2 with the usage hint', () => {
+    const r = cli(['runn']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("unknown command 'runn'");
+    expect(r.stderr).toContain('(add --help for usage)');
+  });
+
   it('a malformed timeout override', () => {
     const r = cli(['plan'], { env: { AMBIENT_TIMEOUT_HELM_INSTALL: 'forever' } });
     expect(r.code).toBe(2);

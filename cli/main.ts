@@ -437,6 +437,7 @@ export function buildProgram(): Command {
     )
     .version(VERSION)
     .exitOverride()
+    .showHelpAfterError('(add --help for usage)')
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   addRunFlags(
     program

@@ -8,6 +8,11 @@ describe('redact', () => {
     );
     expect(redact('oci://robot:tok@registry.example.com/x')).toBe('oci://[REDACTED]@registry.example.com/x');
   });
+  it('masks tokens in YAML, flag and JSON forms', () => {
+    expect(redact('token: abc.def')).toBe('token: [REDACTED]');
+    expect(redact('{"token": "abc.def", "user": "x"}')).toBe('{"token": "[REDACTED]", "user": "x"}');
+    expect(redact('"password":"s3cret"')).toBe('"password":"[REDACTED]"');
+  });
   it('leaves URLs without credentials alone', () => {
     expect(redact('https://blob.istio.io/istio-release/charts')).toBe(
       'https://blob.istio.io/istio-release/charts',

@@ -4,7 +4,11 @@
  */
 const PATTERNS: [RegExp, string][] = [
   [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g, '[REDACTED PRIVATE KEY]'],
-  [/((?:client-key-data|client-certificate-data|token|password)\s*[:=]\s*)("?)[^\s"]+\2/gi, '$1[REDACTED]'],
+  // YAML/flag form (token: abc, password=abc) and JSON form ("token": "abc").
+  [
+    /((?:client-key-data|client-certificate-data|token|password)"?\s*[:=]\s*)("?)[^\s"]+\2/gi,
+    '$1$2[REDACTED]$2',
+  ],
   [/(authorization:\s*bearer\s+)\S+/gi, '$1[REDACTED]'],
   [/(--token(?:=|\s+))\S+/g, '$1[REDACTED]'],
   // Credentials inside a URL: scheme://user:password@host → scheme://[REDACTED]@host

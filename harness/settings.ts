@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
@@ -31,13 +32,16 @@ export function newRunId(now = new Date(), rand = randomBytes(2).toString('hex')
 
 /** Comma-separated or repeated values: --only INSTALL-01,INSTALL-02 --only NETPOL-* */
 export function collectList(value: string, previous: string[] = []): string[] {
-  return [
-    ...previous,
-    ...value
-      .split(',')
-      .map((v) => v.trim())
-      .filter(Boolean),
-  ];
+  const items = value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
+  // An empty selection would silently select everything.
+  if (items.length === 0)
+    throw new InvalidArgumentError(
+      'expected test IDs or SUITE-* prefixes, comma-separated; seen an empty value',
+    );
+  return [...previous, ...items];
 }
 
 export function validateSelection(patterns: string[], flag: string, catalog: ConformanceTest[]): void {
@@ -101,6 +105,12 @@ export function resolveSettings(
   const skip = flags.skip ?? [];
   validateSelection(only, '--only', catalog);
   validateSelection(skip, '--skip', catalog);
+  const both = only.filter((p) => skip.includes(p));
+  if (both.length)
+    throw new UserInputError(`${both.join(', ')} given to both --only and --skip`, {
+      expected: 'each test ID or prefix in one of --only and --skip',
+      seen: `--only ${only.join(',')} --skip ${skip.join(',')}`,
+    });
   const runDir = path.resolve(opts.cwd ?? process.cwd(), flags.reportsDir ?? 'reports', runId);
   let kubeconfig = path.join(runDir, 'kubeconfig');
   if (existing) {
