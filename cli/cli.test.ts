@@ -211,6 +211,44 @@ describe('bad input exits 2 with one precise message', () => {
     expect(r.stderr).toContain('(add --help for usage)');
   });
 
+  describe('kubeconfig mistakes say what is wrong (exit 2); an API that does not answer is exit 3 with its address', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'kc-'));
+    const file = (name: string, content: string | Buffer) => {
+      const f = path.join(dir, name);
+      writeFileSync(f, content);
+      return f;
+    };
+    const good = file(
+      'good',
+      'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:9"}}]\ncontexts: [{name: staging, context: {cluster: c, user: u}}]\nusers: [{name: u, user: {}}]\ncurrent-context: staging\n',
+    );
+    it.each([
+      ['a folder', dir, 'a folder'],
+      ['empty', file('empty', ''), 'an empty file'],
+      ['binary', file('binary', Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 1, 2])), 'binary data'],
+      ['garbage', file('garbage', 'key: [unclosed\n'), 'not YAML'],
+      ['no contexts', file('nocontexts', 'apiVersion: v1\nkind: Config\n'), 'no contexts in it'],
+    ])('%s', (_name, kc, seen) => {
+      const r = cli(['plan', '--kubeconfig', kc], { fake: dockerDown() });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`kubeconfig ${kc} is not usable`);
+      expect(r.stderr).toContain(seen);
+    });
+    it('a --context it does not define', () => {
+      const r = cli(['plan', '--kubeconfig', good, '--context', 'prod'], { fake: dockerDown() });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`context prod is not in kubeconfig ${good}`);
+      expect(r.stderr).toContain('one of: staging');
+    });
+    it('an unreachable API server: exit 3 naming it, and no false cleanup failure', () => {
+      const reports = mkdtempSync(path.join(os.tmpdir(), 'reports-'));
+      const r = cli(['run', '--kubeconfig', good, '--reports-dir', reports], { fake: dockerDown() });
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stderr).toContain('the cluster API at https://127.0.0.1:9 does not answer');
+      expect(r.stderr).not.toContain('cleanup left something behind');
+    });
+  });
+
   it('a malformed timeout override', () => {
     const r = cli(['plan'], { env: { AMBIENT_TIMEOUT_HELM_INSTALL: 'forever' } });
     expect(r.code).toBe(2);

@@ -38,6 +38,8 @@ export class Orchestrator {
   private installOrder: string[] = [];
   private ownsIstio = false;
   private ownsNamespaces = false;
+  /** The API answered (cluster.api passed): only then can this run have created anything there. */
+  private apiReached = false;
   private k8sVersion = 'unknown';
   /** kind's kindnet DaemonSet runs in kube-system (read in cluster.api); a string says why it is unknown. */
   private kindnet: boolean | string | undefined;
@@ -263,10 +265,12 @@ export class Orchestrator {
       case step.id === 'cluster.api': {
         try {
           this.k8sVersion = await serverVersion(this.clients());
+          this.apiReached = true;
           this.nodes = await nodeNames(this.clients());
           this.kindnet = await hasKindnet(this.clients());
         } catch (e) {
-          throw new PreflightError('the cluster API does not answer', {
+          const server = this.kube?.kc.getCurrentCluster()?.server ?? 'unknown address';
+          throw new PreflightError(`the cluster API at ${server} does not answer`, {
             expected: `an API server reachable with ${s.kubeconfig}${s.context ? ` (context ${s.context})` : ''}`,
             seen: e instanceof Error ? e.message : String(e),
             fix: 'check the kubeconfig and context (kubectl --kubeconfig … get nodes)',
@@ -413,7 +417,7 @@ export class Orchestrator {
       return [];
     }
     const failures: string[] = [];
-    if (this.kube && this.settings.mode === 'existing') {
+    if (this.kube && this.apiReached && this.settings.mode === 'existing') {
       try {
         await deleteNamespacesByLabel(
           this.kube,

@@ -1,8 +1,9 @@
 import { InvalidArgumentError } from 'commander';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import type { ConformanceTest } from './conformance/define.ts';
 import { UserInputError } from './errors.ts';
 import type { RunSettings } from './plan.ts';
@@ -121,6 +122,7 @@ export function resolveSettings(
         seen: 'no such file',
         fix: 'pass --kubeconfig <file> or set KUBECONFIG',
       });
+    checkKubeconfig(kubeconfig, flags.context);
   }
   const context = existing ? flags.context : `kind-${clusterName}`;
   return {
@@ -137,4 +139,54 @@ export function resolveSettings(
     only,
     skip,
   };
+}
+
+/** Larger than any kubeconfig a person writes; bounds what is read. */
+const KUBECONFIG_MAX_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Refuses a kubeconfig that cannot be one (a folder, empty, binary, not YAML, no contexts) and a
+ * --context it does not define, naming what is wrong (exit 2), before any API call is tried.
+ */
+export function checkKubeconfig(file: string, context: string | undefined): void {
+  const bad = (
+    seen: string,
+    expected = 'a kubeconfig file (kind: Config with clusters, contexts and users)',
+  ) =>
+    new UserInputError(`kubeconfig ${file} is not usable`, {
+      expected,
+      seen,
+      fix: 'pass --kubeconfig <file> or set KUBECONFIG',
+    });
+  const st = statSync(file);
+  if (!st.isFile()) throw bad(st.isDirectory() ? 'a folder' : 'not a regular file');
+  if (st.size === 0) throw bad('an empty file');
+  if (st.size > KUBECONFIG_MAX_BYTES) throw bad(`${st.size} bytes (more than ${KUBECONFIG_MAX_BYTES})`);
+  const text = readFileSync(file);
+  if (text.includes(0)) throw bad('binary data');
+  let doc: unknown;
+  try {
+    doc = parseYaml(text.toString('utf8'));
+  } catch (e) {
+    throw bad(`not YAML: ${(e instanceof Error ? e.message : String(e)).split('\n')[0] ?? ''}`);
+  }
+  const contexts =
+    doc !== null && typeof doc === 'object' && Array.isArray((doc as { contexts?: unknown }).contexts)
+      ? (doc as { contexts: ({ name?: unknown } | null)[] }).contexts
+          .map((c) => c?.name)
+          .filter((n): n is string => typeof n === 'string')
+      : undefined;
+  if (contexts === undefined || contexts.length === 0) throw bad('no contexts in it');
+  const current = (doc as { 'current-context'?: unknown })['current-context'];
+  const chosen = context ?? (typeof current === 'string' && current !== '' ? current : undefined);
+  if (chosen === undefined)
+    throw new UserInputError(`kubeconfig ${file} names no current context`, {
+      expected: `--context with one of: ${contexts.join(', ')}`,
+      seen: 'no --context and no current-context',
+    });
+  if (!contexts.includes(chosen))
+    throw new UserInputError(`context ${chosen} is not in kubeconfig ${file}`, {
+      expected: `one of: ${contexts.join(', ')}`,
+      seen: chosen,
+    });
 }
