@@ -158,11 +158,17 @@ export function checkKubeconfig(file: string, context: string | undefined): void
       seen,
       fix: 'pass --kubeconfig <file> or set KUBECONFIG',
     });
-  const st = statSync(file);
+  let st: ReturnType<typeof statSync>;
+  let text: Buffer;
+  try {
+    st = statSync(file);
+    text = st.isFile() && st.size <= KUBECONFIG_MAX_BYTES ? readFileSync(file) : Buffer.alloc(0);
+  } catch (e) {
+    throw bad(`unreadable: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
   if (!st.isFile()) throw bad(st.isDirectory() ? 'a folder' : 'not a regular file');
   if (st.size === 0) throw bad('an empty file');
   if (st.size > KUBECONFIG_MAX_BYTES) throw bad(`${st.size} bytes (more than ${KUBECONFIG_MAX_BYTES})`);
-  const text = readFileSync(file);
   if (text.includes(0)) throw bad('binary data');
   let doc: unknown;
   try {

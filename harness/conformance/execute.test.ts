@@ -1,5 +1,11 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { isSkip, runBody, type BodyRun } from './execute.ts';
+
+const ROOT = path.join(import.meta.dirname, '../..');
 
 function harness(over: Partial<BodyRun> & Pick<BodyRun, 'body'>) {
   const events: string[] = [];
@@ -22,23 +28,35 @@ function harness(over: Partial<BodyRun> & Pick<BodyRun, 'body'>) {
 }
 
 describe('a conformance test body', () => {
-  it('a skip inside the body (Vitest’s real PendingError) is no failure: no diagnostics, cleanup runs, even with --keep-on-failure', async (ctx) => {
-    let pending: Error | undefined;
-    try {
-      ctx.skip('probe');
-    } catch (e) {
-      pending = e as Error; // Vitest's own skip error, caught before it ends this test
-    }
-    // ctx.skip also marked this test pending (@vitest/runner context.skip); it goes on, so unmark
-    // it, or Vitest would report this test as skipped whatever its assertions say.
-    if (ctx.task.result) (ctx.task.result as { pending?: boolean }).pending = false;
-    expect(isSkip(pending)).toBe(true);
-    const { run, events } = harness({
-      body: () => Promise.reject(pending ?? new Error('ctx.skip did not throw')),
-      keepOnFailure: true,
-    });
-    await expect(runBody(run)).rejects.toBe(pending);
-    expect(events).toEqual(['cleanup']);
+  it('a skip inside the body (Vitest’s own skip, in a child Vitest run) is no failure: no diagnostics, cleanup runs, even with --keep-on-failure', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'skip-'));
+    const eventsFile = path.join(dir, 'events.json');
+    const config = path.join(dir, 'vitest.config.mjs');
+    writeFileSync(
+      config,
+      `export default { test: { root: ${JSON.stringify(ROOT)}, include: ['test/vitest-fixtures/skip-in-body.ts'] } };`,
+    );
+    const r = await execa(
+      process.execPath,
+      [
+        path.join(ROOT, 'node_modules/vitest/vitest.mjs'),
+        'run',
+        '--config',
+        config,
+        '--reporter',
+        'json',
+        '--outputFile',
+        path.join(dir, 'report.json'),
+      ],
+      { cwd: ROOT, reject: false, timeout: 60_000, env: { SKIP_EVENTS_FILE: eventsFile } },
+    );
+    const report = JSON.parse(readFileSync(path.join(dir, 'report.json'), 'utf8')) as {
+      testResults: { assertionResults: { status: string }[] }[];
+    };
+    expect(report.testResults[0]?.assertionResults[0]?.status, r.stderr).toBe('skipped');
+    expect(JSON.parse(readFileSync(eventsFile, 'utf8'))).toEqual(['cleanup']);
+    expect(isSkip({ code: 'VITEST_PENDING' })).toBe(true);
+    expect(isSkip(new Error('boom'))).toBe(false);
   });
 
   it('a failure collects diagnostics before cleanup', async () => {
