@@ -137,7 +137,7 @@ describe('bad input exits 2 with one precise message', () => {
     const r = cli(['plan', '--profile', file]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`invalid profile ${file}: istio.version`);
-    expect(r.stderr).toContain('expected: a version such as 1.28.3');
+    expect(r.stderr).toContain('expected: an Istio version: MAJOR.MINOR.PATCH such as 1.28.3');
     expect(r.stderr).toContain('seen:     latest');
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
@@ -171,6 +171,27 @@ describe('bad input exits 2 with one precise message', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`--istio-version ${JSON.stringify(v)} is not an Istio version`);
     expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('--profile /dev/zero is refused at once (it used to read until memory ran out)', () => {
+    const r = cli(['plan', '--profile', '/dev/zero']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('profile /dev/zero cannot be read');
+    expect(r.stderr).toContain('expected: a regular file of at most 1048576 bytes');
+    expect(r.stderr).toContain('seen:     a character device');
+  });
+
+  it('--reports-dir that is a file, and a misspelt AMBIENT_TIMEOUT_ variable, name the flag and the variable', () => {
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'rd-')), 'reports');
+    writeFileSync(file, 'x');
+    const r = cli(['plan', '--reports-dir', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`--reports-dir ${file} is not a folder this run can write to`);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    const env = cli(['plan'], { env: { AMBIENT_TIMEOUT_HELM_INSTAL: '8m' } });
+    expect(env.code).toBe(2);
+    expect(env.stderr).toContain('unknown environment variable AMBIENT_TIMEOUT_HELM_INSTAL');
+    expect(env.stderr).toContain('did you mean AMBIENT_TIMEOUT_HELM_INSTALL?');
   });
 
   it('a values file with a YAML alias that contains itself', () => {

@@ -67,14 +67,8 @@ interface Prepared {
 
 async function prepare(flags: RunFlags & { verbose?: boolean }): Promise<Prepared> {
   if (flags.verbose) log.setVerbose(true);
-  if (flags.istioVersion !== undefined && !/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(flags.istioVersion))
-    throw new UserInputError(
-      `--istio-version ${JSON.stringify(flags.istioVersion)} is not an Istio version`,
-      {
-        expected: 'a full version such as 1.28.3 or 1.30.5',
-        seen: flags.istioVersion === '' ? 'an empty value' : flags.istioVersion,
-      },
-    );
+  // loadProfile checks --istio-version first, with the validator istio.version uses
+  // (harness/istio/versions.ts checkIstioVersion), and refuses an empty --profile.
   const profile = loadProfile(
     flags.profile,
     flags.istioVersion !== undefined ? { istioVersion: flags.istioVersion } : {},

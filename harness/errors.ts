@@ -34,9 +34,32 @@ function indentTail(text: string): string {
   return text.trimEnd().split('\n').join('\n            ');
 }
 
+/** How much of one value from the user an error message echoes (see `clip`). */
+export const ECHO_MAX_CHARS = 200;
+
+/**
+ * A value from the user as an error message may echo it: at most `max` characters, then an
+ * ellipsis and the total length, so a 20 MB one-line profile never ends up in a terminal or a log.
+ */
+export function clip(text: string, max = ECHO_MAX_CHARS): string {
+  if (text.length <= max) return text;
+  return `${text.slice(0, max)}… (${text.length} characters in all)`;
+}
+
+/** Last line of defence for messages built elsewhere: generous, but bounded. */
+const USER_ERROR_FIELD_MAX = 2000;
+
 /** The user's input (profile, flag, manifest) is wrong. Exit code 2, nothing else is done. */
 export class UserInputError extends ConformanceError {
   readonly exitCode = 2;
+  constructor(message: string, details: ErrorDetails = {}, options?: ErrorOptions) {
+    const bounded: ErrorDetails = {};
+    for (const key of ['expected', 'seen', 'fix'] as const) {
+      const v = details[key];
+      if (v !== undefined) bounded[key] = clip(v, USER_ERROR_FIELD_MAX);
+    }
+    super(clip(message, USER_ERROR_FIELD_MAX), bounded, options);
+  }
 }
 
 /** The machine is not ready for a run (no Docker daemon, missing tool, low limits). */

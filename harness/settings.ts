@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { ConformanceTest } from './conformance/define.ts';
-import { UserInputError } from './errors.ts';
+import { clip, UserInputError } from './errors.ts';
+import { checkWritableDir } from './files.ts';
 import type { RunSettings } from './plan.ts';
 import { CLUSTER_PREFIX } from './registry.ts';
 
@@ -52,15 +53,64 @@ export function validateSelection(patterns: string[], flag: string, catalog: Con
       ? catalog.some((t) => t.id.startsWith(p.slice(0, -1)))
       : catalog.some((t) => t.id === p);
     if (!ok)
-      throw new UserInputError(`${flag} ${p}: no such conformance test`, {
+      throw new UserInputError(`${flag} ${clip(p, 80)}: no such conformance test`, {
         expected: `a test ID or SUITE-* prefix from the catalog (${catalog.map((t) => t.id).join(', ')})`,
-        seen: p,
+        seen: clip(p),
         fix: 'see `ambient-conformance list`',
       });
   }
 }
 
-function defaultKubeconfig(env: NodeJS.ProcessEnv): string {
+/**
+ * kind cluster names. kind v0.30.0 accepts `^[a-z0-9.-]+$` (pkg/internal/apis/config/validate.go
+ * validNameRE) and warns above 50 characters, since it appends "-control-plane" to make node
+ * names and hostnames of at most 64 (pkg/cluster/internal/create/create.go clusterNameMax). Those
+ * node names (`<cluster>-control-plane`, `<cluster>-worker2`: pkg/cluster/internal/providers/common/
+ * namer.go; the container hostname is the same, providers/docker/provision.go) must also be
+ * Kubernetes node names, DNS-1123 subdomains (kubernetes/kubernetes pkg/apis/core/validation
+ * ValidateNodeName), and Docker container names, which start with a letter or digit (moby
+ * daemon/names/names.go RestrictedNameChars). Returns what is wrong, or undefined.
+ */
+export function clusterNameProblem(name: string): string | undefined {
+  if (name === '') return 'an empty value';
+  if (name.length > 50) return `${name.length} characters (kind allows 50: it appends -control-plane)`;
+  if (!/^[a-z0-9.-]+$/.test(name)) return 'characters other than lowercase letters, digits, "." and "-"';
+  const node = `${name}-control-plane`;
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(node))
+    return `its node name ${node} is not a DNS-1123 subdomain (each "."-separated part must start and end with a letter or digit)`;
+  return undefined;
+}
+
+/** What the user called each setting, for messages: flags by default, variables for the standalone globalSetup. */
+export interface SettingNames {
+  clusterName: string;
+  reportsDir: string;
+  context: string;
+  kubeconfig: string;
+}
+
+const FLAG_NAMES: SettingNames = {
+  clusterName: '--cluster-name',
+  reportsDir: '--reports-dir',
+  context: '--context',
+  kubeconfig: '--kubeconfig',
+};
+
+/**
+ * An on/off environment variable (AMBIENT_KEEP): unset or empty is off, "1" on, "0" off; anything
+ * else is refused rather than read as off.
+ */
+export function envSwitch(env: NodeJS.ProcessEnv, name: string): boolean {
+  const v = env[name];
+  if (v === undefined || v === '' || v === '0') return false;
+  if (v === '1') return true;
+  throw new UserInputError(`invalid ${name}`, {
+    expected: '1 (on) or 0 (off); unset is off',
+    seen: clip(JSON.stringify(v)),
+  });
+}
+
+export function defaultKubeconfig(env: NodeJS.ProcessEnv): string {
   const first = (env.KUBECONFIG ?? '').split(path.delimiter).find((p) => p !== '');
   return first ?? path.join(os.homedir(), '.kube', 'config');
 }
@@ -68,9 +118,25 @@ function defaultKubeconfig(env: NodeJS.ProcessEnv): string {
 export function resolveSettings(
   flags: RunFlags,
   catalog: ConformanceTest[],
-  opts: { env?: NodeJS.ProcessEnv; runId?: string; cwd?: string } = {},
+  opts: { env?: NodeJS.ProcessEnv; runId?: string; cwd?: string; names?: Partial<SettingNames> } = {},
 ): RunSettings {
   const env = opts.env ?? process.env;
+  const names = { ...FLAG_NAMES, ...opts.names };
+  for (const [key, value] of [
+    ['context', flags.context],
+    ['kubeconfig', flags.kubeconfig],
+    ['reportsDir', flags.reportsDir],
+  ] as const)
+    if (value === '')
+      throw new UserInputError(`${names[key]}: an empty value`, {
+        expected:
+          key === 'context'
+            ? 'a context name from the kubeconfig (leave the flag out to use its current-context)'
+            : key === 'kubeconfig'
+              ? 'the path of a kubeconfig file'
+              : 'the path of a folder for the run folders',
+        seen: 'an empty value',
+      });
   const existing = flags.kubeconfig !== undefined || flags.context !== undefined;
   if (existing && flags.reuse)
     throw new UserInputError('--reuse cannot be combined with --kubeconfig/--context', {
@@ -85,9 +151,9 @@ export function resolveSettings(
       fix: 'add --context <your-context>',
     });
   if (existing && flags.clusterName !== undefined)
-    throw new UserInputError('--cluster-name applies to kind clusters only', {
-      expected: '--cluster-name with a kind run (default or --reuse)',
-      seen: '--cluster-name with --kubeconfig/--context',
+    throw new UserInputError(`${names.clusterName} applies to kind clusters only`, {
+      expected: `${names.clusterName} with a kind run (default or --reuse)`,
+      seen: `${names.clusterName} with --kubeconfig/--context`,
     });
   if (flags.reuse && flags.clusterName === undefined)
     throw new UserInputError('--reuse needs --cluster-name', {
@@ -97,22 +163,31 @@ export function resolveSettings(
     });
   const runId = opts.runId ?? newRunId();
   const clusterName = flags.clusterName ?? `${CLUSTER_PREFIX}${runId.slice(-4)}`;
-  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(clusterName) || clusterName.length > 50)
-    throw new UserInputError(`--cluster-name ${clusterName} is not a valid kind cluster name`, {
-      expected: 'lowercase letters, digits and "-", at most 50 characters',
-      seen: clusterName,
-    });
+  const nameProblem = clusterNameProblem(clusterName);
+  if (nameProblem !== undefined)
+    throw new UserInputError(
+      `${names.clusterName} ${clip(JSON.stringify(clusterName), 80)} is not a valid kind cluster name`,
+      {
+        expected:
+          'at most 50 lowercase letters, digits, "." and "-", starting and ending with a letter or digit (kind v0.30.0 rules)',
+        seen: nameProblem,
+      },
+    );
   const only = flags.only ?? [];
   const skip = flags.skip ?? [];
   validateSelection(only, '--only', catalog);
   validateSelection(skip, '--skip', catalog);
   const both = only.filter((p) => skip.includes(p));
   if (both.length)
-    throw new UserInputError(`${both.join(', ')} given to both --only and --skip`, {
+    throw new UserInputError(`${clip(both.join(', '), 80)} given to both --only and --skip`, {
       expected: 'each test ID or prefix in one of --only and --skip',
-      seen: `--only ${only.join(',')} --skip ${skip.join(',')}`,
+      seen: clip(`--only ${only.join(',')} --skip ${skip.join(',')}`, 400),
     });
-  const runDir = path.resolve(opts.cwd ?? process.cwd(), flags.reportsDir ?? 'reports', runId);
+  const reportsDir = path.resolve(opts.cwd ?? process.cwd(), flags.reportsDir ?? 'reports');
+  checkWritableDir(reportsDir, names.reportsDir);
+  // The tool cache also holds the record of kind clusters this tool created (registry.ts).
+  if (env.AMBIENT_TOOL_CACHE) checkWritableDir(path.resolve(env.AMBIENT_TOOL_CACHE), 'AMBIENT_TOOL_CACHE');
+  const runDir = path.join(reportsDir, runId);
   let kubeconfig = path.join(runDir, 'kubeconfig');
   if (existing) {
     kubeconfig = path.resolve(flags.kubeconfig ?? defaultKubeconfig(env));
@@ -174,7 +249,7 @@ export function checkKubeconfig(file: string, context: string | undefined): void
   try {
     doc = parseYaml(text.toString('utf8'));
   } catch (e) {
-    throw bad(`not YAML: ${(e instanceof Error ? e.message : String(e)).split('\n')[0] ?? ''}`);
+    throw bad(`not YAML: ${clip((e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '')}`);
   }
   const contexts =
     doc !== null && typeof doc === 'object' && Array.isArray((doc as { contexts?: unknown }).contexts)
@@ -191,8 +266,8 @@ export function checkKubeconfig(file: string, context: string | undefined): void
       seen: 'no --context and no current-context',
     });
   if (!contexts.includes(chosen))
-    throw new UserInputError(`context ${chosen} is not in kubeconfig ${file}`, {
-      expected: `one of: ${contexts.join(', ')}`,
-      seen: chosen,
+    throw new UserInputError(`context ${clip(chosen, 80)} is not in kubeconfig ${file}`, {
+      expected: `one of: ${clip(contexts.join(', '), 1000)}`,
+      seen: clip(chosen),
     });
 }

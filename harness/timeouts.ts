@@ -1,4 +1,5 @@
-import { UserInputError } from './errors.ts';
+import { clip, UserInputError } from './errors.ts';
+import { closest } from './suggest.ts';
 
 /**
  * The one timeout table. Each entry bounds one kind of operation; tests and adapters never use a
@@ -56,6 +57,27 @@ export const DEFAULT_TIMEOUTS: TimeoutTable = {
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: S, m: M, h: 60 * M };
 
+/** The longest delay a Node.js timer holds (2^31-1 ms, about 24.8 days); longer ones fire at once. */
+export const NODE_TIMER_MAX_MS = 2 ** 31 - 1;
+
+/**
+ * The longest timeout a profile or the environment may set: 24 hours. The run waits up to four
+ * times a timeout for one test (harness/conformance/define.ts testBudget) and adds margins to some
+ * (helm's own --timeout plus 30 s), and every one of those must stay below NODE_TIMER_MAX_MS.
+ */
+export const MAX_TIMEOUT_MS = 24 * 60 * M;
+
+/** What a timeout must be, for messages. */
+export const TIMEOUT_RANGE = 'a duration above 0 and at most 24h, such as 90s, 5m, 1m30s or 1500ms';
+
+/** Why `ms` cannot be a timeout, or undefined when it can. */
+export function timeoutProblem(ms: number): string | undefined {
+  if (!Number.isFinite(ms) || ms > MAX_TIMEOUT_MS)
+    return `longer than 24h (${MAX_TIMEOUT_MS} ms; a Node.js timer holds at most ${NODE_TIMER_MAX_MS} ms, and a test may wait 4 times a timeout)`;
+  if (ms <= 0) return 'zero: it would expire at once';
+  return undefined;
+}
+
 /** Parses "90s", "5m", "1m30s", "1500ms" or a bare number of seconds. */
 export function parseDuration(text: string): number {
   const trimmed = text.trim();
@@ -68,9 +90,9 @@ export function parseDuration(text: string): number {
     consumed = re.lastIndex;
   }
   if (trimmed.length === 0 || consumed !== trimmed.length) {
-    throw new UserInputError(`invalid duration "${text}"`, {
+    throw new UserInputError(`invalid duration ${clip(JSON.stringify(text))}`, {
       expected: 'a duration such as 90s, 5m, 1m30s or 1500ms',
-      seen: JSON.stringify(text),
+      seen: clip(JSON.stringify(text)),
     });
   }
   return Math.round(total);
@@ -93,25 +115,57 @@ function envKey(key: string): string {
   return `AMBIENT_TIMEOUT_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
 }
 
-/** Resolves the table: defaults, then the profile's overrides, then the environment. */
+const ENV_PREFIX = 'AMBIENT_TIMEOUT_';
+
+/**
+ * Resolves the table: defaults, then the profile's overrides, then the environment
+ * (AMBIENT_TIMEOUT_<KEY>; an empty value counts as unset). A malformed or out-of-range value, and
+ * an AMBIENT_TIMEOUT_ variable that names no timeout, are the user's input: exit 2 naming the
+ * variable (and the closest known one).
+ */
 export function resolveTimeouts(
   profileOverrides: Partial<Record<TimeoutKey, number>> = {},
   env: NodeJS.ProcessEnv = process.env,
 ): TimeoutTable {
+  const keys = Object.keys(TIMEOUT_DOCS) as TimeoutKey[];
+  const known = keys.map(envKey);
+  for (const name of Object.keys(env).sort()) {
+    if (!name.startsWith(ENV_PREFIX) || known.includes(name)) continue;
+    // Compare what follows the shared prefix, so the prefix does not make everything look close.
+    const tail = closest(
+      name.slice(ENV_PREFIX.length),
+      known.map((k) => k.slice(ENV_PREFIX.length)),
+    );
+    const near = tail === undefined ? undefined : `${ENV_PREFIX}${tail}`;
+    throw new UserInputError(`unknown environment variable ${clip(name, 80)}`, {
+      expected: `one of ${ENV_PREFIX}<timeout>: ${known.join(', ')}`,
+      seen: clip(name, 80),
+      fix: near === undefined ? `unset ${clip(name, 80)}` : `did you mean ${near}?`,
+    });
+  }
   const table: TimeoutTable = { ...DEFAULT_TIMEOUTS, ...profileOverrides };
-  for (const key of Object.keys(TIMEOUT_DOCS) as TimeoutKey[]) {
-    const raw = env[envKey(key)];
-    if (raw !== undefined && raw !== '') {
-      try {
-        table[key] = parseDuration(raw);
-      } catch {
-        throw new UserInputError(`invalid ${envKey(key)}="${raw}"`, {
-          expected: 'a duration such as 90s, 5m or 1m30s',
-          seen: raw,
-          fix: `unset ${envKey(key)} or give it a duration`,
-        });
-      }
+  for (const key of keys) {
+    const name = envKey(key);
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    let ms: number;
+    try {
+      ms = parseDuration(raw);
+    } catch {
+      throw new UserInputError(`invalid ${name}=${clip(JSON.stringify(raw), 80)}`, {
+        expected: TIMEOUT_RANGE,
+        seen: clip(JSON.stringify(raw)),
+        fix: `unset ${name} or give it a duration`,
+      });
     }
+    const problem = timeoutProblem(ms);
+    if (problem !== undefined)
+      throw new UserInputError(`invalid ${name}=${clip(JSON.stringify(raw), 80)}`, {
+        expected: TIMEOUT_RANGE,
+        seen: `${clip(JSON.stringify(raw))}: ${problem}`,
+        fix: `unset ${name} or give it a duration`,
+      });
+    table[key] = ms;
   }
   return table;
 }

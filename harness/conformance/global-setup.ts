@@ -7,7 +7,7 @@ import { Orchestrator } from '../orchestrator.ts';
 import { buildPlan } from '../plan.ts';
 import { loadProfile } from '../profile/load.ts';
 import { log } from '../progress.ts';
-import { resolveSettings } from '../settings.ts';
+import { envSwitch, resolveSettings } from '../settings.ts';
 import { helmMajor, resolveTool } from '../tools.ts';
 
 /**
@@ -32,7 +32,10 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     project.provide('facts', facts);
     return undefined;
   }
-  const profile = loadProfile(process.env.AMBIENT_PROFILE);
+  // Checked before anything is created: AMBIENT_KEEP=true must not be read as "do not keep".
+  const keep = envSwitch(process.env, 'AMBIENT_KEEP');
+  // Empty variables count as unset here, as for AMBIENT_TIMEOUT_*.
+  const profile = loadProfile(process.env.AMBIENT_PROFILE || undefined);
   const list = (v: string | undefined) =>
     (v ?? '')
       .split(',')
@@ -40,12 +43,13 @@ export default async function setup(project: TestProject): Promise<(() => Promis
       .filter(Boolean);
   const settings = resolveSettings(
     {
-      reportsDir: process.env.AMBIENT_REPORTS_DIR ?? 'reports',
+      reportsDir: process.env.AMBIENT_REPORTS_DIR || 'reports',
       ...(process.env.AMBIENT_CLUSTER_NAME ? { clusterName: process.env.AMBIENT_CLUSTER_NAME } : {}),
       only: list(process.env.AMBIENT_ONLY),
       skip: list(process.env.AMBIENT_SKIP),
     },
     [],
+    { names: { clusterName: 'AMBIENT_CLUSTER_NAME', reportsDir: 'AMBIENT_REPORTS_DIR' } },
   );
   const timeoutMs = profile.timeouts.preflight;
   const [kind, helm] = await Promise.all([
@@ -58,11 +62,11 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     project.provide('facts', await orch.prepare());
   } catch (e) {
     await orch.collectFailureArtifacts().catch(() => undefined);
-    await orch.teardown(process.env.AMBIENT_KEEP === '1');
+    await orch.teardown(keep);
     throw e;
   }
   return async () => {
-    const problems = await orch.teardown(process.env.AMBIENT_KEEP === '1');
+    const problems = await orch.teardown(keep);
     if (problems.length) log.error(`cleanup left something behind: ${problems.join('; ')}`);
   };
 }

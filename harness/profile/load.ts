@@ -1,10 +1,12 @@
-import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
-import { UserInputError } from '../errors.ts';
+import { clip, UserInputError } from '../errors.ts';
+import { readUserFile, USER_FILE_MAX_BYTES } from '../files.ts';
 import { ambientSwitch } from '../istio/ambient-values.ts';
+import { checkIstioVersion } from '../istio/versions.ts';
+import { closest } from '../suggest.ts';
 import {
   checkChartRepository,
   hubReason,
@@ -22,12 +24,30 @@ export const EMBEDDED_PROFILE = fileURLToPath(
 );
 
 /**
- * Kubernetes minors each Istio minor supports (istio.io supportStatus.yml; Istio 1.28: 1.30-1.34).
- * An Istio minor missing here is allowed with a warning, so a profile can try the next release.
+ * Namespaces a profile may not mesh or use as the plaintext control: Kubernetes' own (kube-system,
+ * kube-public, kube-node-lease) and kind's storage provisioner (local-path-storage), the list
+ * Istio's injector never touches (istio/istio@1.28.3 pkg/kube/inject/initializer.go
+ * IgnoredNamespaces). The run labels these namespaces and runs probe pods in them.
  */
-export const SUPPORTED_KUBERNETES: Record<string, readonly number[]> = {
-  '1.28': [30, 31, 32, 33, 34],
-};
+export const SYSTEM_NAMESPACES: readonly string[] = [
+  'kube-system',
+  'kube-public',
+  'kube-node-lease',
+  'local-path-storage',
+];
+
+/**
+ * Namespaces istio-cni never enrolls in ambient: the cni release's `excludeNamespaces`
+ * (`cni.excludeNamespaces` wins, as the chart copies `.cni` over its values), default
+ * [kube-system] (istio/istio@1.28.3 manifests/charts/istio-cni/values.yaml,
+ * templates/zzy_descope_legacy.yaml; the CNI plugin skips those pods, cni/pkg/plugin/plugin.go).
+ */
+export function cniExcludedNamespaces(values: Record<string, unknown>): string[] {
+  const cni = values.cni;
+  const list = (isPlainObject(cni) ? cni.excludeNamespaces : undefined) ??
+    values.excludeNamespaces ?? ['kube-system'];
+  return Array.isArray(list) ? list.filter((n): n is string => typeof n === 'string') : [];
+}
 
 export interface ResolvedRelease extends ReleaseSpec {
   /** Absolute path of the values file, if any. */
@@ -66,33 +86,41 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/** A value from the profile as an error echoes it: a string as is, anything else as JSON; bounded. */
+function shown(found: unknown): string {
+  if (typeof found === 'string') return clip(found);
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(found);
+  } catch {
+    text = undefined; // e.g. a value that contains itself
+  }
+  return clip(text ?? String(found));
+}
+
 function bad(file: string, field: string, expected: string, found: unknown, fix?: string): UserInputError {
   return new UserInputError(`invalid profile ${file}: ${field}`, {
     expected,
-    seen: typeof found === 'string' ? found : JSON.stringify(found),
+    seen: shown(found),
     ...(fix === undefined ? {} : { fix }),
   });
 }
 
 /**
- * `yaml11`: read as Helm reads values files (sigs.k8s.io/yaml over go-yaml v2, YAML 1.1: `yes`,
- * `on` and `y` are booleans); profiles and kind configs are YAML 1.2.
+ * Reads a profile, values file or kind config: a regular file of at most USER_FILE_MAX_BYTES
+ * (files.ts), parsed as YAML. `yaml11`: read as Helm reads values files (sigs.k8s.io/yaml over
+ * go-yaml v2, YAML 1.1: `yes`, `on` and `y` are booleans); profiles and kind configs are YAML 1.2.
+ * A parse error echoes only the parser's first line, bounded (never the document).
  */
 function readYamlFile(file: string, what: string, yaml11 = false): unknown {
-  if (!existsSync(file)) {
-    throw new UserInputError(`${what} not found: ${file}`, {
-      expected: 'an existing, readable file',
-      seen: 'no such file',
-      fix: 'check the path; relative paths are resolved from the profile file’s folder',
-    });
-  }
+  const text = readUserFile(file, what, USER_FILE_MAX_BYTES);
   try {
-    return parseYaml(readFileSync(file, 'utf8'), yaml11 ? { version: '1.1', merge: true } : {});
+    return parseYaml(text, yaml11 ? { version: '1.1', merge: true } : {});
   } catch (e) {
     const detail = e instanceof YAMLParseError ? e.message.split('\n')[0] : String(e);
     throw new UserInputError(`${what} is not valid YAML: ${file}`, {
       expected: 'a YAML document',
-      seen: detail ?? 'parse error',
+      seen: clip(detail || 'parse error'),
     });
   }
 }
@@ -130,23 +158,75 @@ function formatPath(p: PropertyKey[]): string {
   return p.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`)).join('');
 }
 
+/** Minimal view of zod 4's schema definitions, to list the fields a strict object knows. */
+interface SchemaDef {
+  type?: string;
+  shape?: Record<string, { _zod: { def: SchemaDef } }>;
+  element?: { _zod: { def: SchemaDef } };
+  innerType?: { _zod: { def: SchemaDef } };
+  in?: { _zod: { def: SchemaDef } };
+  keyType?: { _zod: { def: SchemaDef } };
+  entries?: Record<string, string>;
+}
+
+/** The field names the schema knows at `p` (an object's fields, or a record's enum keys). */
+export function knownFieldsAt(p: PropertyKey[], schema: unknown = ProfileSchema): string[] {
+  let def = (schema as { _zod: { def: SchemaDef } })._zod.def;
+  const unwrap = () => {
+    for (;;) {
+      const next = def.innerType ?? (def.type === 'pipe' ? def.in : undefined);
+      if (next === undefined) return;
+      def = next._zod.def;
+    }
+  };
+  unwrap();
+  for (const k of p) {
+    const next =
+      typeof k === 'number' ? def.element : def.type === 'object' ? def.shape?.[String(k)] : undefined;
+    if (next === undefined) return [];
+    def = next._zod.def;
+    unwrap();
+  }
+  if (def.type === 'object') return Object.keys(def.shape ?? {});
+  if (def.type === 'record' && def.keyType?._zod.def.entries)
+    return Object.values(def.keyType._zod.def.entries);
+  return [];
+}
+
 function firstIssue(file: string, raw: unknown, error: z.ZodError): UserInputError {
   const issue = error.issues[0];
   if (!issue) return bad(file, '(root)', 'a valid profile', raw);
+  const more = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more problem(s))` : '';
   const where = issue.path.length ? formatPath(issue.path) : '(root)';
+  if (issue.code === 'unrecognized_keys') {
+    // A misspelt field would be dropped without a word: name it, where it is, and what is close.
+    const known = knownFieldsAt(issue.path);
+    const keys = issue.keys.map((k) => clip(k, 60));
+    const field = formatPath([...issue.path, keys[0] ?? '']);
+    const hints = keys.map((k) => {
+      const near = closest(k, known);
+      return near === undefined ? k : `${k} (did you mean ${near}?)`;
+    });
+    const fixes = keys.flatMap((k) => {
+      const near = closest(k, known);
+      return near === undefined ? [] : [`rename ${k} to ${near}`];
+    });
+    return new UserInputError(`invalid profile ${file}: ${field}${more}`, {
+      expected: `only the fields ${where === '(root)' ? 'a profile' : where} knows: ${known.join(', ')}`,
+      seen: `unknown field${keys.length > 1 ? 's' : ''} ${hints.join(', ')}`,
+      ...(fixes.length ? { fix: fixes.join('; ') } : {}),
+    });
+  }
   let expected = issue.message;
   if (issue.code === 'invalid_type') expected = `a value of type ${issue.expected}`;
   else if (issue.code === 'invalid_value')
     expected = `one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
-  let found: unknown = valueAt(raw, issue.path);
-  if (issue.code === 'unrecognized_keys') {
-    expected = `only known fields (${where})`;
-    found = `unknown field(s): ${issue.keys.join(', ')}`;
-  } else if (found === undefined) {
-    found = 'nothing (field missing)';
-  }
-  const more = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more problem(s))` : '';
-  return bad(file, `${where}${more}`, expected, found);
+  // A check may say what it saw and how to fix it (istio.version does).
+  const params =
+    issue.code === 'custom' ? (issue.params as { seen?: string; fix?: string } | undefined) : undefined;
+  let found: unknown = params?.seen ?? valueAt(raw, issue.path);
+  if (found === undefined) found = 'nothing (field missing)';
+  return bad(file, `${where}${more}`, expected, found, params?.fix);
 }
 
 function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
@@ -165,6 +245,16 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 const REQUIRED_CHARTS: readonly ChartName[] = ['base', 'istiod', 'cni', 'ztunnel'];
 
 export function loadProfile(file: string | undefined, options: LoadOptions = {}): Profile {
+  if (file === '')
+    throw new UserInputError('--profile: no file named', {
+      expected: 'the path of a profile YAML file',
+      seen: 'an empty value',
+    });
+  // --istio-version first, by the same rules as istio.version, naming the flag.
+  const flagVersion =
+    options.istioVersion === undefined
+      ? undefined
+      : checkIstioVersion(options.istioVersion, { field: '--istio-version' });
   const source = path.resolve(file ?? EMBEDDED_PROFILE);
   const raw = readYamlFile(source, 'profile');
   if (options.istioVersion !== undefined && isPlainObject(raw) && isPlainObject(raw.istio)) {
@@ -175,9 +265,13 @@ export function loadProfile(file: string | undefined, options: LoadOptions = {})
   const doc = parsed.data;
   const dir = path.dirname(source);
   const warnings: string[] = [];
+  const version =
+    flagVersion ?? checkIstioVersion(doc.istio.version, { field: 'istio.version', file: source });
+  if (version.warning !== undefined) warnings.push(version.warning);
 
-  // Releases: each chart once, distinct waves, base first.
+  // Releases: each chart and each name once, distinct waves, in an order upstream installs.
   const seen = new Map<ChartName, number>();
+  const names = new Map<string, number>();
   doc.istio.releases.forEach((r, i) => {
     const prev = seen.get(r.chart);
     if (prev !== undefined)
@@ -188,6 +282,15 @@ export function loadProfile(file: string | undefined, options: LoadOptions = {})
         r.chart,
       );
     seen.set(r.chart, i);
+    const same = names.get(r.name);
+    if (same !== undefined)
+      throw bad(
+        source,
+        `istio.releases[${i}].name`,
+        `a release name used once (already at istio.releases[${same}]); Helm keeps one release per name and namespace`,
+        r.name,
+      );
+    names.set(r.name, i);
   });
   for (const chart of REQUIRED_CHARTS) {
     if (!seen.has(chart))
@@ -199,26 +302,48 @@ export function loadProfile(file: string | undefined, options: LoadOptions = {})
         `add a release with chart: ${chart}`,
       );
   }
-  const waves = new Map<number, string>();
-  for (const r of doc.istio.releases) {
+  const waves = new Map<number, number>();
+  doc.istio.releases.forEach((r, i) => {
     const other = waves.get(r.syncWave);
     if (other !== undefined)
       throw bad(
         source,
-        `istio.releases (${r.name}).syncWave`,
-        `a wave of its own (shared with ${other})`,
+        `istio.releases[${i}].syncWave`,
+        `a wave of its own (shared with istio.releases[${other}], ${doc.istio.releases[other]?.name ?? ''}): releases in one wave have no install order`,
         r.syncWave,
       );
-    waves.set(r.syncWave, r.name);
-  }
+    waves.set(r.syncWave, i);
+  });
+  const at = (chart: ChartName) => seen.get(chart) ?? 0;
+  const wave = (chart: ChartName) => doc.istio.releases[at(chart)]?.syncWave ?? 0;
+  const label = (chart: ChartName) =>
+    `the ${chart} release (${doc.istio.releases[at(chart)]?.name ?? chart}, wave ${wave(chart)})`;
   const ordered = [...doc.istio.releases].sort((a, b) => a.syncWave - b.syncWave);
+  // base holds the CRDs and the validating webhook the other charts' objects need (istio.io
+  // ambient Helm install: base → istiod → cni → ztunnel; istio/istio@1.28.3
+  // tests/integration/helm/util.go InstallIstio installs in the same order).
   if (ordered[0]?.chart !== 'base')
     throw bad(
       source,
-      'istio.releases[].syncWave',
+      `istio.releases[${at('base')}].syncWave`,
       'the base chart (CRDs, validating webhook) in the lowest wave',
       ordered.map((r) => `${r.name}:${r.syncWave}`).join(', '),
     );
+  // ztunnel is Ready only once istiod sent its first config and the istio-cni node agent accepted
+  // its connection (istio/ztunnel@1.28.3 src/app.rs: readiness waits for the "state manager" task,
+  // dropped on the first xDS update; src/inpod/workloadmanager.rs: not ready until connected to
+  // the node agent), so helm --wait on ztunnel before istiod or cni never ends. istiod and cni may
+  // come in either order (older Istio docs installed cni first).
+  for (const before of ['istiod', 'cni'] as const) {
+    if (wave('ztunnel') < wave(before))
+      throw bad(
+        source,
+        `istio.releases[${at('ztunnel')}].syncWave`,
+        `a wave after ${label('istiod')} and ${label('cni')}: ztunnel becomes Ready only with config from istiod and a connection to the istio-cni node agent`,
+        wave('ztunnel'),
+        'order the waves base → istiod → cni → ztunnel, as Istio installs them',
+      );
+  }
 
   const fileValuesOf = new Map<string, Record<string, unknown>>();
   const releases: ResolvedRelease[] = ordered.map((r) => {
@@ -331,14 +456,10 @@ export function loadProfile(file: string | undefined, options: LoadOptions = {})
   // Kubernetes version from the node image; Istio's support window.
   const k8s = /:v(\d+)\.(\d+)\.(\d+)@/.exec(doc.cluster.kind.nodeImage);
   const kubernetesVersion = k8s ? `${k8s[1]}.${k8s[2]}.${k8s[3]}` : 'unknown';
-  const istioMinor = doc.istio.version.split('.').slice(0, 2).join('.');
-  const supported = SUPPORTED_KUBERNETES[istioMinor];
+  const istioMinor = version.minor.minor;
+  const supported = version.minor.kubernetes;
   const k8sMinor = Number(k8s?.[2]);
-  if (supported === undefined) {
-    warnings.push(
-      `Istio ${istioMinor} has no Kubernetes support window in this tool; make sure Kubernetes ${kubernetesVersion} is supported`,
-    );
-  } else if (!supported.includes(k8sMinor)) {
+  if (k8s?.[1] !== '1' || !supported.includes(k8sMinor)) {
     throw bad(
       source,
       'cluster.kind.nodeImage',
@@ -360,15 +481,52 @@ export function loadProfile(file: string | undefined, options: LoadOptions = {})
   if (!nodes.some((n) => isPlainObject(n) && (n.role ?? 'control-plane') === 'control-plane'))
     throw bad(kindConfigPath, 'nodes', 'at least one control-plane node', nodes);
 
-  const ns = new Set(doc.mesh.meshedNamespaces);
-  if (ns.has(doc.mesh.controlNamespace))
-    throw bad(source, 'mesh.controlNamespace', 'a namespace that is not meshed', doc.mesh.controlNamespace);
-  if (ns.has(doc.istio.namespace))
+  // Namespaces: each meshed one once; none that Istio or Kubernetes keeps for itself.
+  const meshed = doc.mesh.meshedNamespaces;
+  const ns = new Set(meshed);
+  const cniRelease = releases.find((r) => r.chart === 'cni');
+  const excluded = cniExcludedNamespaces(cniRelease?.effectiveValues ?? {});
+  meshed.forEach((n, i) => {
+    const first = meshed.indexOf(n);
+    if (first !== i)
+      throw bad(
+        source,
+        `mesh.meshedNamespaces[${i}]`,
+        `each namespace once (already at mesh.meshedNamespaces[${first}])`,
+        n,
+      );
+    if (n === doc.istio.namespace)
+      throw bad(source, `mesh.meshedNamespaces[${i}]`, `not the Istio namespace (${doc.istio.namespace})`, n);
+    if (excluded.includes(n))
+      throw bad(
+        source,
+        `mesh.meshedNamespaces[${i}]`,
+        `a namespace istio-cni enrolls: it never enrolls pods in its excludeNamespaces (${excluded.join(', ')})`,
+        n,
+        `mesh another namespace${cniRelease?.valuesPath === undefined ? '' : `, or change excludeNamespaces in ${cniRelease.valuesPath}`}`,
+      );
+    if (SYSTEM_NAMESPACES.includes(n))
+      throw bad(
+        source,
+        `mesh.meshedNamespaces[${i}]`,
+        `not a system namespace (${SYSTEM_NAMESPACES.join(', ')}): the run labels meshed namespaces and runs probe pods in them`,
+        n,
+      );
+  });
+  const control = doc.mesh.controlNamespace;
+  if (ns.has(control))
     throw bad(
       source,
-      'mesh.meshedNamespaces',
-      `not the Istio namespace (${doc.istio.namespace})`,
-      doc.istio.namespace,
+      'mesh.controlNamespace',
+      `a namespace that is not meshed (it is mesh.meshedNamespaces[${meshed.indexOf(control)}])`,
+      control,
+    );
+  if (control === doc.istio.namespace || SYSTEM_NAMESPACES.includes(control))
+    throw bad(
+      source,
+      'mesh.controlNamespace',
+      `a namespace of its own: not the Istio namespace (${doc.istio.namespace}) nor a system namespace (${SYSTEM_NAMESPACES.join(', ')}); the run labels it and runs plaintext probe pods in it`,
+      control,
     );
 
   doc.mesh.intent.forEach((edge, i) => {
