@@ -292,30 +292,84 @@ describe('ambient-conformance netpol matrix', () => {
     expect(r.code).toBe(0);
     const cells = (JSON.parse(r.stdout) as { cells: Record<string, unknown>[] }).cells;
     expect(cells[0]).toEqual({
-      from: 'default/prometheus-0',
-      to: 'loki/loki-0',
+      from: 'monitoring/prometheus-0',
+      to: 'logging/loki-0',
       port: 3100,
       protocol: 'TCP',
       allowed: false,
       outcome: 'drop',
       judgedPort: 15008,
       reason:
-        'drop: ingress of loki/loki-0 is isolated by loki/loki-ingress and no rule allows default/prometheus-0 on TCP 15008 (HBONE: both ends enrolled, app port 3100 not judged)',
+        'drop: ingress of logging/loki-0 is isolated by logging/loki-ingress and no rule allows monitoring/prometheus-0 on TCP 15008 (HBONE: both ends enrolled, app port 3100 not judged)',
     });
   });
-  it('prints tables by default and reasons with --explain', () => {
-    const r = cli(['netpol', 'matrix', '-f', EX, '--explain']);
+  it('prints tables by default and reasons with --explain; all of examples/ is one valid input', () => {
+    const r = cli(['netpol', 'matrix', '-f', path.join(EX, '..'), '-f', EX, '--explain']);
     expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
     expect(r.stdout).toContain('expected TCP 3100');
     expect(r.stdout).toContain('loki/loki-0 -> default/prometheus-0:9090 DROP');
+    expect(r.stdout).toContain('sandbox/debug -> logs/loki-0:3100 DENY');
   });
   it('bad manifests exit 2 naming the file and the object', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'np-'));
-    writeFileSync(path.join(dir, 'p.yaml'), 'kind: Pod\nmetadata: {name: p}\nspec: {containers: []}\n');
+    writeFileSync(
+      path.join(dir, 'p.yaml'),
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: []}\n',
+    );
     const r = cli(['netpol', 'matrix', '-f', dir]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('p.yaml: Pod p: invalid spec.containers');
     expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+  it('a misspelt field exits 2 naming the file, the object and the field, instead of predicting default-deny', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'np-'));
+    const file = path.join(dir, 'np.yaml');
+    writeFileSync(
+      file,
+      'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: allow-all, namespace: loki}\nspec:\n  podSelector: {}\n  ingres: [{}]\n',
+    );
+    const r = cli(['netpol', 'matrix', '-f', file, '-f', path.join(EX, 'homelab.yaml')]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(
+      `ambient-conformance: ${file}: NetworkPolicy loki/allow-all: unknown field spec.ingres\n` +
+        '  expected: one of the fields of NetworkPolicySpec (networking.k8s.io/v1): podSelector, ingress, egress, policyTypes\n' +
+        '  seen:     ingres\n' +
+        '  fix:      fix the spelling or remove the field: the API server refuses unknown fields (kubectl apply validates strictly)\n',
+    );
+  });
+  it('the same Pod in two files exits 2 naming both places', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'np-'));
+    writeFileSync(
+      path.join(dir, 'extra.yaml'),
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: prometheus-0}\nspec: {containers: [{name: p}]}\nstatus: {podIP: 10.244.9.9}\n',
+    );
+    const r = cli(['netpol', 'matrix', '-f', path.join(EX, 'homelab.yaml'), '-f', dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${path.join(dir, 'extra.yaml')}: Pod default/prometheus-0 is defined twice`);
+    expect(r.stderr).toContain(
+      `seen:     ${path.join(EX, 'homelab.yaml')} (items[3]) and ${path.join(dir, 'extra.yaml')}`,
+    );
+  });
+  it('a matrix above the cell limit exits 2 saying how to narrow it', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'np-'));
+    const pods = Array.from({ length: 600 }, (_, i) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: `p-${i}`, namespace: 'big' },
+      spec: { containers: [{ name: 'c', ports: [{ containerPort: 80 }] }] },
+      status: { podIP: `10.1.${i >> 8}.${i & 255}` },
+    }));
+    writeFileSync(
+      path.join(dir, 'pods.json'),
+      JSON.stringify({ apiVersion: 'v1', kind: 'List', items: pods }),
+    );
+    const r = cli(['netpol', 'matrix', '-f', dir, '--json']);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('the matrix would have 359,400 cells, more than the limit of 250,000');
+    expect(r.stderr).toContain('--port <n>');
   });
   it('a bad --port exits 2', () => {
     const r = cli(['netpol', 'matrix', '-f', EX, '--port', 'http']);
@@ -338,14 +392,14 @@ describe('netpol matrix with Istio policies', () => {
     expect(r.code).toBe(0);
     const cells = (
       JSON.parse(r.stdout) as { cells: { from: string; to: string; outcome: string; reason: string }[] }
-    ).cells.filter((c) => c.to === 'loki/loki-0');
+    ).cells.filter((c) => c.to === 'logs/loki-0');
     expect(Object.fromEntries(cells.map((c) => [c.from, c.outcome]))).toEqual({
-      'default/prometheus-0': 'allow',
-      'default/grafana-0': 'deny',
-      'tools/debug': 'deny',
+      'observability/prometheus-0': 'allow',
+      'observability/grafana-0': 'deny',
+      'sandbox/debug': 'deny',
     });
-    expect(cells.find((c) => c.from === 'tools/debug')?.reason).toContain('STRICT');
-    expect(cells.find((c) => c.from === 'default/grafana-0')?.reason).toContain('loki/only-prometheus');
+    expect(cells.find((c) => c.from === 'sandbox/debug')?.reason).toContain('STRICT');
+    expect(cells.find((c) => c.from === 'observability/grafana-0')?.reason).toContain('logs/only-prometheus');
   });
 });
 

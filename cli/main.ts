@@ -382,46 +382,9 @@ function netpolMatrixCommand(flags: {
   port?: string[];
   json?: boolean;
   explain?: boolean;
-}): number {
-  const ports = (flags.port ?? []).map((p) => {
-    const n = Number(p);
-    if (!Number.isInteger(n) || n < 1 || n > 65535)
-      throw new UserInputError(`--port ${p} is not a port`, {
-        expected: 'an integer from 1 to 65535',
-        seen: p,
-      });
-    return n;
-  });
-  const { state, ignored, files } = readManifests(flags.file);
-  if (!state.pods.length)
-    throw new UserInputError('no Pod objects found in the manifests', {
-      expected: 'Pods (with status.podIP and container ports), Namespaces and NetworkPolicies',
-      seen: `${files.length} file(s); ${
-        Object.entries(ignored)
-          .map(([k, n]) => `${n} ${k}`)
-          .join(', ') || 'no objects'
-      }`,
-    });
-  const model = new ReachabilityModel(state);
-  const cells = model.matrix(ports);
-  if (flags.json) {
-    process.stdout.write(
-      `${JSON.stringify({ cells: cells.map((c) => ({ from: c.from, to: c.to, port: c.port, protocol: c.protocol, allowed: c.allowed, outcome: c.outcome, judgedPort: c.judgedPort, reason: c.reason })) }, null, 2)}\n`,
-    );
-  } else {
-    const enrolled = model.pods.map(
-      (p, i) =>
-        `${p.namespace}/${p.name}: ${model.enrolled[i] ? 'ambient' : 'not enrolled'} (${model.enrollmentWhy[i] ?? ''})`,
-    );
-    process.stdout.write(`${enrolled.join('\n')}\n\n${renderExpected(cells)}\n\n${LEGEND}\n`);
-    if (flags.explain)
-      process.stdout.write(
-        `\n${cells.map((c) => `${c.from} -> ${c.to}:${c.port} ${c.outcome.toUpperCase()}: ${c.reason}`).join('\n')}\n`,
-      );
-  }
-  const skipped = Object.entries(ignored);
-  if (skipped.length) process.stderr.write(`ignored: ${skipped.map(([k, n]) => `${n} ${k}`).join(', ')}\n`);
-  return 0;
+}): Promise<number> {
+  const { netpolMatrix } = await import('../harness/reachability/matrix-command.ts');
+  return netpolMatrix(flags);
 }
 
 export function buildProgram(): Command {
@@ -466,6 +429,32 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable output')
     .action(async (flags: { kubeconfig?: string; context?: string; profile?: string; json?: boolean }) => {
       process.exitCode = await doctorCommand(flags);
+    });
+  program
+    .command('clean')
+    .description(
+      'list what runs of this tool left in a cluster (Helm releases on a run marker, labelled namespaces); remove what belongs to runs that are over with --yes',
+    )
+    .option('--kubeconfig <file>', 'the cluster (default: $KUBECONFIG or ~/.kube/config)')
+    .option('--context <name>', 'kubeconfig context (default: its current-context)')
+    .option('--yes', 'remove what the listing marks "removed by --yes" (never a live run)')
+    .option('--include-kept', 'also remove what runs with --keep left')
+    .option(
+      '--json',
+      'machine-readable listing: {"runs":[{"runId","state","why","releases","namespaces","remove","commands"}]}',
+    )
+    .action(async (flags: CleanFlags) => {
+      // Ctrl-C stops the removal in flight; what is left is listed by the next `clean`.
+      const ctl = new AbortController();
+      const stop = (sig: NodeJS.Signals) => ctl.abort(new InterruptedError(`clean: ${sig}`, sig));
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      try {
+        process.exitCode = await cleanCommand(flags, ctl.signal);
+      } finally {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+      }
     });
   program
     .command('list')

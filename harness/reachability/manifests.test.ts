@@ -87,14 +87,21 @@ describe('reading manifests', () => {
     expect(e.details.seen).toBe('99999');
   });
 
-  it('rejects ipBlock mixed with selectors in one peer, a missing podSelector, broken YAML and missing paths', () => {
+  it('rejects ipBlock mixed with selectors in one peer, broken YAML and missing paths; reads a missing podSelector as {}', () => {
     const mixed = tmp({
       'x.yaml':
-        'kind: NetworkPolicy\nmetadata: {name: m}\nspec:\n  podSelector: {}\n  ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/8}, podSelector: {}}]}]\n',
+        'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: m}\nspec:\n  podSelector: {}\n  ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/8}, podSelector: {}}]}]\n',
     });
     expect(fail([mixed]).details.expected).toContain('ipBlock cannot be combined');
-    const noSel = tmp({ 'x.yaml': 'kind: NetworkPolicy\nmetadata: {name: m}\nspec: {}\n' });
-    expect(fail([noSel]).message).toContain('NetworkPolicy m: invalid spec.podSelector');
+    // networking/v1 types.go (kubernetes/api v0.34.10): podSelector is optional and defaults to {}.
+    const noSel = tmp({
+      'x.yaml': 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: m}\nspec: {}\n',
+    });
+    expect(readManifests([noSel]).state.networkPolicies[0]).toMatchObject({
+      namespace: 'default',
+      name: 'm',
+      podSelector: {},
+    });
     const broken = tmp({ 'x.yaml': 'kind: Pod\nmetadata: [\n' });
     expect(fail([broken]).message).toContain('not valid YAML or JSON');
     expect(fail(['/nope']).message).toBe('no such file or directory: /nope');
@@ -106,8 +113,8 @@ describe('rendering', () => {
     const { state } = readManifests([path.join(EXAMPLES, 'port-15008-trap.yaml')]);
     const out = renderExpected(new ReachabilityModel(state).matrix());
     expect(out).toContain('expected TCP 3100');
-    expect(out).toMatch(/default\/prometheus-0\s+T/);
-    expect(out).toContain('columns: 1=loki/loki-0');
+    expect(out).toMatch(/monitoring\/prometheus-0\s+T/);
+    expect(out).toContain('columns: 1=logging/loki-0');
   });
 });
 

@@ -258,25 +258,34 @@ export class ReachabilityModel {
 
   /** Ports to evaluate for a destination: the given ones, else its container ports (TCP). */
   portsOf(d: number, ports?: number[]): number[] {
-    if (ports?.length) return ports;
-    return [
-      ...new Set(
-        (this.pods[d]?.ports ?? [])
-          .filter((p) => (p.protocol ?? 'TCP') === 'TCP')
-          .map((p) => p.containerPort),
-      ),
-    ].sort((a, b) => a - b);
+    const pod = this.pods[d];
+    return pod ? destinationPorts(pod, ports) : [];
   }
 
   /** Every (from, to, port) cell, from != to. */
   matrix(ports?: number[]): Cell[] {
-    const cells: Cell[] = [];
+    return [...this.cells(ports)];
+  }
+
+  /** The cells of matrix(), one at a time and in the same order, so that large matrices stream. */
+  *cells(ports?: number[]): Generator<Cell> {
+    const portsOf = this.pods.map((_, d) => this.portsOf(d, ports));
     for (let s = 0; s < this.pods.length; s++)
       for (let d = 0; d < this.pods.length; d++) {
         if (s === d) continue;
-        for (const port of this.portsOf(d, ports)) cells.push(this.cell(s, d, port));
+        for (const port of portsOf[d] ?? []) yield this.cell(s, d, port);
       }
-    return cells;
+  }
+
+  /** How many cells matrix() would have, computed without evaluating any. */
+  cellCount(ports?: number[]): number {
+    return countCells(this.pods, ports);
+  }
+
+  /** One cell's outcome without its reason (tables of large clusters). */
+  outcome(s: number, d: number, port: number): Cell['outcome'] {
+    if (!this.netpolAllowed(s, d, port)) return 'drop';
+    return this.meshOutcome(s, d, port).outcome;
   }
 
   /** Counts allowed cells without building reasons (benchmarks, large clusters). */
@@ -293,6 +302,25 @@ export class ReachabilityModel {
       }
     return { cells, allowed };
   }
+}
+
+/** Ports to evaluate for a destination pod: the given ones, else its TCP container ports. */
+export function destinationPorts(pod: PodInfo, ports?: number[]): number[] {
+  if (ports?.length) return ports;
+  return [
+    ...new Set(pod.ports.filter((p) => (p.protocol ?? 'TCP') === 'TCP').map((p) => p.containerPort)),
+  ].sort((a, b) => a - b);
+}
+
+/**
+ * How many cells a model of these pods would evaluate (host-network pods are left out, as the model
+ * does), without building the model: so that a matrix too large to answer is refused at once.
+ */
+export function countCells(pods: PodInfo[], ports?: number[]): number {
+  const placed = pods.filter((p) => !p.hostNetwork);
+  let total = 0;
+  for (const d of placed) total += (placed.length - 1) * destinationPorts(d, ports).length;
+  return total;
 }
 
 function key(p: PodInfo): string {

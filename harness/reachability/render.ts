@@ -1,5 +1,6 @@
 import type { Observation } from '../probe/engine.ts';
 import { expectedClass, type ObservedClass } from '../probe/outcome.ts';
+import type { ReachabilityModel } from './model.ts';
 import type { Cell, Outcome } from './types.ts';
 
 /**
@@ -50,6 +51,43 @@ function renderGrid(title: string, g: Grid): string {
     lines.push(`${r.padEnd(width)} ${g.cols.map((c) => (g.get(r, c) ?? ' ').padStart(cw)).join('')}`);
   lines.push(`  columns: ${g.cols.map((c, i) => `${i + 1}=${c}`).join('  ')}`);
   return lines.join('\n');
+}
+
+/**
+ * renderExpected(model.matrix(ports)) as a sequence of text chunks, computed straight from the model
+ * one row at a time (no Cell objects, no reasons), so that large tables stream in bounded memory.
+ */
+export function* expectedChunks(model: ReachabilityModel, ports?: number[]): Generator<string> {
+  const keys = model.pods.map((p) => `${p.namespace}/${p.name}`);
+  const portsOf = model.pods.map((_, d) => model.portsOf(d, ports));
+  const byKey = (a: number, b: number) =>
+    (keys[a] ?? '') < (keys[b] ?? '') ? -1 : (keys[a] ?? '') > (keys[b] ?? '') ? 1 : 0;
+  const all = [...new Set(portsOf.flat())].sort((a, b) => a - b);
+  let first = true;
+  for (const port of all) {
+    const cols = model.pods
+      .map((_, d) => d)
+      .filter((d) => portsOf[d]?.includes(port))
+      .sort(byKey);
+    const rows = model.pods
+      .map((_, s) => s)
+      .filter((s) => cols.some((d) => d !== s))
+      .sort(byKey);
+    if (!rows.length) continue;
+    let width = 4;
+    for (const r of rows) width = Math.max(width, (keys[r] ?? '').length);
+    const cw = Math.max(2, String(cols.length).length) + 1;
+    let header = `${first ? '' : '\n\n'}expected TCP ${port}\n${''.padEnd(width)} `;
+    for (let i = 0; i < cols.length; i++) header += String(i + 1).padStart(cw);
+    yield header;
+    first = false;
+    for (const r of rows) {
+      let line = `\n${(keys[r] ?? '').padEnd(width)} `;
+      for (const c of cols) line += (c === r ? ' ' : SYMBOL[model.outcome(r, c, port)]).padStart(cw);
+      yield line;
+    }
+    yield `\n  columns: ${cols.map((c, i) => `${i + 1}=${keys[c] ?? ''}`).join('  ')}`;
+  }
 }
 
 export function renderExpected(cells: Cell[]): string {
