@@ -53,12 +53,14 @@ describe('interrupting the test phase', () => {
           ? execa(process.execPath, [BIN, 'run', ...args], {
               reject: false,
               timeout: 120_000,
+              forceKillAfterDelay: false,
               env,
               extendEnv: false,
             })
           : execa(NPM, ['run', '-s', 'conformance', '--', ...args], {
               reject: false,
               timeout: 120_000,
+              forceKillAfterDelay: false,
               cwd: ROOT,
               env: {
                 ...env,

@@ -3,12 +3,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Table from 'cli-table3';
 import { Command, CommanderError, Option } from 'commander';
-import { installSignalCleanup } from '../harness/cleanup.ts';
+import { cleanCommand, type CleanFlags } from './clean.ts';
+import { installSignalCleanup, renderLeftovers, writeLeftoversRecord } from '../harness/cleanup.ts';
 import { renderDoctor, runDoctor } from '../harness/doctor.ts';
-import { isConformanceError, PreflightError, UserInputError } from '../harness/errors.ts';
-import { readManifests } from '../harness/reachability/manifests.ts';
-import { ReachabilityModel } from '../harness/reachability/model.ts';
-import { LEGEND, renderExpected } from '../harness/reachability/render.ts';
+import { InterruptedError, isConformanceError, PreflightError } from '../harness/errors.ts';
 import type { RunFacts } from '../harness/facts.ts';
 import { Orchestrator } from '../harness/orchestrator.ts';
 import { buildPlan, planToJson, type PlanInput, type RunSettings } from '../harness/plan.ts';
@@ -22,6 +20,7 @@ import { humanDuration, resolveTimeouts } from '../harness/timeouts.ts';
 import { helmMajor, minimumHelmFor, resolveTool } from '../harness/tools.ts';
 import { catalog } from '../suites/catalog.ts';
 import { collectList, resolveSettings, type RunFlags } from '../harness/settings.ts';
+import { settleWithin } from '../harness/wait.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const VERSION = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string })
@@ -225,33 +224,74 @@ async function runCommand(flags: RunFlags & { verbose?: boolean }): Promise<numb
   log.info(`reports: ${settings.runDir}`);
 
   const phases = new PhaseClock();
-  const orch = new Orchestrator(input, plan, phases);
+  // The run's signal cancels the step in flight and everything after it; cleanup runs under its
+  // own, which only a second signal aborts.
+  const runCtl = new AbortController();
+  const cleanupCtl = new AbortController();
+  const orch = new Orchestrator(input, plan, phases, process.env, {
+    signal: runCtl.signal,
+    cleanupSignal: cleanupCtl.signal,
+  });
+  const leftoversFile = path.join(settings.runDir, 'leftovers.json');
+  const recordLeftovers = (state: string) =>
+    writeLeftoversRecord(leftoversFile, settings.runId, state, orch.leftovers());
   let interrupted = false;
   let stopVitest: (() => Promise<void>) | undefined;
-  const removeSignals = installSignalCleanup(orch.cleanup, {
-    beforeCleanup: async () => {
+  let inFlight: Promise<unknown> | undefined;
+  let facts: RunFacts | undefined;
+  const removeSignals = installSignalCleanup({
+    first: async (signal) => {
       interrupted = true;
-      await stopVitest?.();
-      writeRunReports(
-        settings,
-        profile,
-        phases,
-        orch.facts(),
-        [],
-        startedAt,
-        'run interrupted (SIGINT/SIGTERM)',
+      const during = phases.current ?? (facts ? 'reports' : 'setup');
+      const what = `interrupted by ${signal} during ${during}`;
+      log.warn(
+        `${signal} received during ${during}: cancelling the step in flight, then removing what this run created (send ${signal} again to stop cleanup at once)`,
       );
-      await Promise.resolve();
+      phases.interrupt(what);
+      runCtl.abort(new InterruptedError(what, signal));
+      // Within moments of the signal: what exists and how to remove it, in case a SIGKILL follows.
+      recordLeftovers(`${what}; cleanup starting`);
+      // The cancelled step and Vitest stop (both bounded: SIGKILL 3 s after SIGTERM) before
+      // anything is deleted under them.
+      await Promise.all([settleWithin(inFlight, 3_500), stopVitest?.()]);
+      writeRunReports(settings, profile, phases, facts ?? orch.facts(), [], startedAt, `not run: ${what}`);
+      const failures = await phases
+        .phase(
+          'cleanup',
+          settings.keep ? 'keeping resources (--keep)' : 'removing what this run created',
+          () => orch.teardown(settings.keep),
+        )
+        .catch((e: unknown) => [errorText(e, false)]);
+      recordLeftovers(
+        failures.length ? `${what}; cleanup left something behind` : `${what}; cleanup finished`,
+      );
+      writeRunReports(settings, profile, phases, facts ?? orch.facts(), [], startedAt, `not run: ${what}`);
+      process.stderr.write(
+        `\n${what}. ${failures.length ? `Cleanup left something behind:\n${renderLeftovers(orch.leftovers())}` : settings.keep ? 'Kept (--keep).' : 'Everything this run created was removed.'}\nReports: ${settings.runDir}\n`,
+      );
+    },
+    second: (signal) => {
+      cleanupCtl.abort(new InterruptedError(`cleanup abandoned (${signal} again)`, signal));
+      recordLeftovers(`cleanup abandoned (${signal} again)`);
+      process.stderr.write(
+        `\n${signal} again: cleanup abandoned. Left behind:\n${renderLeftovers(orch.leftovers())}\n(recorded in ${leftoversFile}; \`ambient-conformance clean\` removes what runs of this tool left)\n`,
+      );
     },
   });
+  // After a signal the handler owns the rest of the run (interrupted reports, cleanup, exit):
+  // nothing here may overwrite its reports or start more work.
+  const parkIfInterrupted = async () => {
+    if (interrupted) await new Promise<never>(() => undefined);
+  };
 
-  let facts: RunFacts | undefined;
   let setupError: unknown;
   try {
-    facts = await orch.prepare();
+    inFlight = orch.prepare();
+    facts = (await inFlight) as RunFacts;
   } catch (e) {
     setupError = e;
   }
+  await parkIfInterrupted();
 
   let results: TestResultRecord[] = [];
   if (facts) {
@@ -266,13 +306,11 @@ async function runCommand(flags: RunFlags & { verbose?: boolean }): Promise<numb
       .catch((e: unknown) => {
         setupError ??= e;
       });
+    await parkIfInterrupted();
     results = readResults(path.join(settings.runDir, 'results.json'));
   } else {
     phases.skipped('tests', 'preparation failed');
   }
-  // After a signal the handler owns the rest of the run (interrupted reports, cleanup, exit):
-  // nothing here may overwrite its reports or start more work.
-  if (interrupted) await new Promise<never>(() => undefined);
 
   const setupMessage = setupError === undefined ? 'not run' : errorText(setupError, false);
   const merged = writeRunReports(
@@ -291,9 +329,9 @@ async function runCommand(flags: RunFlags & { verbose?: boolean }): Promise<numb
   }
   const isPreflight = setupError instanceof PreflightError;
   if (failed && !isPreflight && settings.mode === 'kind') {
-    await phases
-      .phase('diagnostics', 'kind export logs', () => orch.collectFailureArtifacts())
-      .catch(() => undefined);
+    inFlight = phases.phase('diagnostics', 'kind export logs', () => orch.collectFailureArtifacts());
+    await inFlight.catch(() => undefined);
+    await parkIfInterrupted();
   }
   const keep = settings.keep || (failed && settings.keepOnFailure);
   const cleanupFailures = await phases
@@ -301,7 +339,9 @@ async function runCommand(flags: RunFlags & { verbose?: boolean }): Promise<numb
       orch.teardown(keep),
     )
     .catch((e: unknown) => [String(e)]);
+  await parkIfInterrupted();
   removeSignals();
+  if (cleanupFailures.length) recordLeftovers('cleanup left something behind');
   writeRunReports(
     settings,
     profile,
@@ -320,7 +360,9 @@ async function runCommand(flags: RunFlags & { verbose?: boolean }): Promise<numb
     );
   }
   if (cleanupFailures.length) {
-    process.stderr.write(`cleanup left something behind:\n  ${cleanupFailures.join('\n  ')}\n`);
+    process.stderr.write(
+      `cleanup left something behind:\n  ${cleanupFailures.join('\n  ')}\n${renderLeftovers(orch.leftovers())}\n(recorded in ${leftoversFile})\n`,
+    );
     return 1;
   }
   if (isPreflight) return (setupError as PreflightError).exitCode;
@@ -377,7 +419,11 @@ function writeRunReports(
   return merged;
 }
 
-function netpolMatrixCommand(flags: {
+/**
+ * `netpol matrix`: loaded on use, so the other commands do not pay for the manifest reader. The
+ * matrix streams to stdout (see harness/reachability/matrix-command.ts for the cell limit).
+ */
+async function netpolMatrixCommand(flags: {
   file: string[];
   port?: string[];
   json?: boolean;
@@ -484,8 +530,8 @@ export function buildProgram(): Command {
       'machine-readable: {"cells":[{"from","to","port","protocol","allowed","outcome","judgedPort","reason"}]}',
     )
     .option('--explain', 'print the reason for every cell')
-    .action((flags: { file: string[]; port?: string[]; json?: boolean; explain?: boolean }) => {
-      process.exitCode = netpolMatrixCommand(flags);
+    .action(async (flags: { file: string[]; port?: string[]; json?: boolean; explain?: boolean }) => {
+      process.exitCode = await netpolMatrixCommand(flags);
     });
   return program;
 }

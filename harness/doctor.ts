@@ -1,6 +1,7 @@
 import { readFileSync, statfsSync } from 'node:fs';
 import os from 'node:os';
 import Table from 'cli-table3';
+import { throwIfInterrupted } from './errors.ts';
 import { run } from './exec.ts';
 import { atLeast, MINIMUM, minimumHelmFor, resolveTool, type ResolvedTool } from './tools.ts';
 import { hubReason } from './istio/hosts.ts';
@@ -25,6 +26,8 @@ export interface DoctorReport {
 
 export interface DoctorOptions {
   timeoutMs: number;
+  /** Cancels the probes in flight (the run's Ctrl-C during preflight). */
+  signal?: AbortSignal;
   /** Existing-cluster mode needs no Docker and no kind. */
   needDocker: boolean;
   cacheDir?: string;
@@ -145,8 +148,13 @@ export function interpretDockerVersion(stdout: string): Check {
   };
 }
 
-async function dockerCliCheck(timeoutMs: number): Promise<Check> {
-  const r = await run(['docker', 'version', '--format', '{{.Client.Version}}'], { timeoutMs, echo: false });
+async function dockerCliCheck(timeoutMs: number, signal?: AbortSignal): Promise<Check> {
+  const r = await run(['docker', 'version', '--format', '{{.Client.Version}}'], {
+    timeoutMs,
+    echo: false,
+    ...(signal ? { signal } : {}),
+  });
+  throwIfInterrupted(signal, 'docker version');
   return interpretDockerVersion(r.stdout);
 }
 
@@ -174,7 +182,9 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
     const r = await run(['docker', 'info', '--format', '{{json .}}'], {
       timeoutMs: opts.timeoutMs,
       echo: false,
+      ...(opts.signal ? { signal: opts.signal } : {}),
     });
+    throwIfInterrupted(opts.signal, 'docker info');
     if (r.notFound) {
       checks.push({
         name: 'Docker daemon',
@@ -190,7 +200,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
         fix: 'restart the Docker daemon',
       });
     } else {
-      checks.push(await dockerCliCheck(opts.timeoutMs));
+      checks.push(await dockerCliCheck(opts.timeoutMs, opts.signal));
       const c = interpretDockerInfo(r.exitCode, r.stdout, r.stderr);
       dockerMem = c.memBytes;
       checks.push({ name: c.name, status: c.status, detail: c.detail, ...(c.fix ? { fix: c.fix } : {}) });
@@ -208,6 +218,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
     timeoutMs: opts.timeoutMs,
     ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
     ...(opts.env ? { env: opts.env } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
   };
   const kind = opts.needDocker ? await resolveTool('kind', resolveOpts) : undefined;
   if (kind) checks.push(toolCheck(kind, true));
@@ -216,6 +227,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
     ...(opts.profile ? { minimum: minimumHelmFor(opts.profile.doc.istio.chartRepository) } : {}),
   });
   checks.push(toolCheck(helm, true));
+  throwIfInterrupted(opts.signal, 'preflight');
 
   if (opts.needDocker && platform === 'linux') {
     // kind known issue "Pod errors due to too many open files": raise both inotify limits.

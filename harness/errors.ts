@@ -77,6 +77,38 @@ export class WaitError extends ConformanceError {
   readonly exitCode = 1;
 }
 
+/**
+ * The run was interrupted (SIGINT/SIGTERM, or a test's own cancellation): the step in flight was
+ * cancelled. Exit 130 for SIGINT and 143 for SIGTERM (128 + the signal number, as shells report).
+ */
+export class InterruptedError extends ConformanceError {
+  readonly exitCode: number;
+  readonly signal: NodeJS.Signals | undefined;
+  constructor(message: string, signal?: NodeJS.Signals, details: ErrorDetails = {}) {
+    super(message, details);
+    this.signal = signal;
+    this.exitCode = signal === 'SIGTERM' ? 143 : 130;
+  }
+}
+
+/**
+ * Throws the abort reason when `signal` is aborted: an InterruptedError as the run's handler sets
+ * it, or a new one saying what was cancelled.
+ */
+export function throwIfInterrupted(signal: AbortSignal | undefined, what: string): void {
+  if (!signal?.aborted) return;
+  throw asInterrupted(signal, what);
+}
+
+/** The abort reason of `signal` as an InterruptedError (wrapping any other reason). */
+export function asInterrupted(signal: AbortSignal, what: string): InterruptedError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof InterruptedError) return reason;
+  return new InterruptedError(
+    `${what}: cancelled (${reason instanceof Error ? reason.message : String(reason)})`,
+  );
+}
+
 export function isConformanceError(e: unknown): e is ConformanceError {
   return e instanceof ConformanceError;
 }

@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { OperationError } from './errors.ts';
+import { InterruptedError, OperationError, throwIfInterrupted } from './errors.ts';
 import { humanDuration } from './timeouts.ts';
 import { log } from './progress.ts';
 import { redact } from './redact.ts';
@@ -13,6 +13,8 @@ export interface ExecResult {
   timedOut: boolean;
   /** The program could not be started at all (ENOENT, EACCES). */
   notFound: boolean;
+  /** `signal` was aborted: the process was stopped (SIGTERM, then SIGKILL 3 s later). */
+  cancelled: boolean;
 }
 
 export interface ExecOptions {
@@ -23,6 +25,11 @@ export interface ExecOptions {
   cwd?: string;
   /** Print the command before running it (default true). */
   echo?: boolean;
+  /**
+   * Cancels the command: SIGTERM at once, SIGKILL 3 s later if it is still running (execa's
+   * cancelSignal and forceKillAfterDelay). An already aborted signal starts nothing.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -33,12 +40,16 @@ export interface ExecOptions {
 export async function run(argv: readonly string[], options: ExecOptions): Promise<ExecResult> {
   const [file, ...args] = argv;
   if (file === undefined) throw new Error('run: empty argv');
+  throwIfInterrupted(options.signal, argv.slice(0, 3).join(' '));
   if (options.echo !== false) log.debug(`$ ${redact(argv.map(shellQuote).join(' '))}`);
   const started = performance.now();
   const result = await execa(file, args, {
     reject: false,
     timeout: options.timeoutMs,
-    forceKillAfterDelay: 5000,
+    // A supervisor gives a few seconds between SIGINT/SIGTERM and SIGKILL: a child that ignores
+    // SIGTERM is killed after 3 s so cleanup can still start within the first 5 s.
+    forceKillAfterDelay: 3000,
+    ...(options.signal ? { cancelSignal: options.signal } : {}),
     env: options.env,
     input: options.input,
     cwd: options.cwd,
@@ -55,6 +66,7 @@ export async function run(argv: readonly string[], options: ExecOptions): Promis
     durationMs,
     timedOut: result.timedOut === true,
     notFound: code === 'ENOENT' || code === 'EACCES',
+    cancelled: result.isCanceled === true,
   };
 }
 
@@ -65,8 +77,15 @@ export async function runChecked(
   options: ExecOptions & { fix?: string },
 ) {
   const r = await run(argv, options);
+  if (r.cancelled) throw cancelledError(operation, r, options.signal);
   if (r.exitCode !== 0 || r.timedOut) throw commandFailed(operation, r, options.timeoutMs, options.fix);
   return r;
+}
+
+/** The InterruptedError for a command stopped by its signal (the signal's reason when it is one). */
+export function cancelledError(operation: string, r: ExecResult, signal?: AbortSignal): InterruptedError {
+  if (signal?.reason instanceof InterruptedError) return signal.reason;
+  return new InterruptedError(`${operation}: cancelled after ${humanDuration(r.durationMs)}`);
 }
 
 export function commandFailed(

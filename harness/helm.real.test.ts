@@ -155,6 +155,7 @@ describe.skipIf(unavailable !== undefined)(`real helm (${unavailable ?? 'linux x
           durationMs: 1,
           timedOut: false,
           notFound: false,
+          cancelled: false,
         };
         const e = explainHelmFailure('istiod', result, 300_000, {
           repository: repo,

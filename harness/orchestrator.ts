@@ -1,13 +1,15 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { CleanupStack } from './cleanup.ts';
+import { CleanupStack, type Leftover } from './cleanup.ts';
 import { renderDoctor, runDoctor } from './doctor.ts';
-import { OperationError, PreflightError } from './errors.ts';
-import { commandFailed, run, type ExecResult } from './exec.ts';
+import { OperationError, PreflightError, throwIfInterrupted } from './errors.ts';
+import { cancelledError, commandFailed, run, shellQuote, type ExecResult } from './exec.ts';
 import type { Feature, FeatureState, RunFacts } from './facts.ts';
 import { explainHelmFailure, parseHelmList, splitChartColumn } from './helm.ts';
 import { classifyCreateFailure, deleteArgv, parseClusters } from './kind.ts';
 import { makeClients, type KubeClients } from './kube/client.ts';
+import { deleteMarker, MarkerHandle } from './kube/marker.ts';
+import { MARKER_NAMESPACE, markerName } from './kube/marker-names.ts';
 import {
   DATAPLANE_MODE_LABEL,
   deleteNamespacesByLabel,
@@ -46,15 +48,28 @@ export class Orchestrator {
   private nodes: string[] = [];
   private metricsReady = false;
   private readonly registry: string;
+  private cleanupKube: KubeClients | undefined;
+  /** Cancels the step in flight and every step after it (the run's first Ctrl-C). */
+  private readonly signal: AbortSignal | undefined;
+  /** Cancels cleanup itself (a second Ctrl-C): cleanup runs after `signal` was aborted. */
+  private readonly cleanupSignal: AbortSignal | undefined;
 
   readonly input: PlanInput;
   readonly plan: Plan;
 
-  constructor(input: PlanInput, plan: Plan, phases?: PhaseClock, env: NodeJS.ProcessEnv = process.env) {
+  constructor(
+    input: PlanInput,
+    plan: Plan,
+    phases?: PhaseClock,
+    env: NodeJS.ProcessEnv = process.env,
+    cancel: { signal?: AbortSignal; cleanupSignal?: AbortSignal } = {},
+  ) {
     this.input = input;
     this.plan = plan;
     this.phases = phases ?? new PhaseClock();
     this.registry = registryDir(env);
+    this.signal = cancel.signal;
+    this.cleanupSignal = cancel.cleanupSignal;
   }
 
   private get settings() {
@@ -72,18 +87,68 @@ export class Orchestrator {
     }
   }
 
-  private async exec(step: Step): Promise<ExecResult> {
+  /**
+   * Runs a step's command. `cleanup` steps run under the cleanup signal (they run after the run's
+   * signal was aborted); others under the run's. A cancelled command throws the InterruptedError.
+   */
+  private async exec(step: Step, cleanup = false): Promise<ExecResult> {
     if (!step.command) throw new Error(`step ${step.id} has no command`);
     this.writeFiles(step);
     const timeoutMs = step.timeout ? this.input.profile.timeouts[step.timeout] : 60_000;
+    const signal = cleanup ? this.cleanupSignal : this.signal;
     // helm's own --timeout bounds each operation; give the process a little more before killing it.
-    return run(step.command, { timeoutMs: timeoutMs + 30_000 });
+    const r = await run(step.command, { timeoutMs: timeoutMs + 30_000, ...(signal ? { signal } : {}) });
+    if (r.cancelled) throw cancelledError(step.id, r, signal);
+    return r;
   }
 
   private clients(): KubeClients {
-    this.kube ??= makeClients(this.settings.kubeconfig, this.settings.context);
+    this.kube ??= makeClients(this.settings.kubeconfig, this.settings.context, {
+      requestTimeoutMs: this.input.profile.timeouts.apiRequest,
+      ...(this.signal ? { signal: this.signal } : {}),
+    });
     return this.kube;
   }
+
+  /** Clients for cleanup: cancelled only by the cleanup signal. */
+  private clientsForCleanup(): KubeClients {
+    this.cleanupKube ??= makeClients(this.settings.kubeconfig, this.settings.context, {
+      requestTimeoutMs: this.input.profile.timeouts.apiRequest,
+      ...(this.cleanupSignal ? { signal: this.cleanupSignal } : {}),
+    });
+    return this.cleanupKube;
+  }
+
+  /** The namespaces this run labelled in a user's cluster (deleted first at teardown), if any. */
+  private get ownsLabelledNamespaces(): boolean {
+    return this.apiReached && this.settings.mode === 'existing';
+  }
+
+  /**
+   * What this run created and has not removed yet, in the order teardown removes it (the user's
+   * cluster first: the run's namespaces and Helm releases; then the kind cluster), each with the
+   * command that removes it by hand.
+   */
+  leftovers(): Leftover[] {
+    const s = this.settings;
+    const kubectl = ['kubectl', '--kubeconfig', s.kubeconfig, ...(s.context ? ['--context', s.context] : [])];
+    return [
+      ...(this.ownsLabelledNamespaces && !this.namespacesGone
+        ? [
+            {
+              what: `namespaces labelled ${RUN_ID_LABEL}=${s.runId}`,
+              command: [...kubectl, 'delete', 'namespace', '-l', `${RUN_ID_LABEL}=${s.runId}`]
+                .map(shellQuote)
+                .join(' '),
+            },
+          ]
+        : []),
+      ...this.cleanup.pending(),
+    ];
+  }
+
+  private namespacesGone = false;
+  private marker: MarkerHandle | undefined;
 
   /** Runs every step before the tests. Returns the facts the tests receive. */
   async prepare(): Promise<RunFacts> {
@@ -108,8 +173,13 @@ export class Orchestrator {
     };
     for (const g of groups) {
       const what = g.phase === 'addons' && g.steps.every((x) => x.api) ? 'metrics API' : describe[g.phase];
+      throwIfInterrupted(this.signal, `phase ${g.phase}`);
       await this.phases.phase(g.phase, what ?? g.phase, async () => {
-        for (const s of g.steps) await this.execute(s);
+        for (const s of g.steps) {
+          // Nothing new starts after a signal.
+          throwIfInterrupted(this.signal, s.id);
+          await this.execute(s);
+        }
       });
     }
     return this.facts();
@@ -194,7 +264,9 @@ export class Orchestrator {
           timeoutMs: t.preflight,
           needDocker: s.mode !== 'existing',
           diskPath: s.runDir,
+          ...(this.signal ? { signal: this.signal } : {}),
         });
+        throwIfInterrupted(this.signal, 'preflight');
         if (!report.ok) {
           const failed = report.checks.filter((c) => c.status === 'fail');
           throw new PreflightError(`preflight failed: ${failed.map((c) => c.name).join(', ')}`, {
@@ -211,7 +283,10 @@ export class Orchestrator {
       }
       case step.id.startsWith('tools.'): {
         const tool = step.id === 'tools.kind' ? this.input.kind : this.input.helm;
-        await provision(tool, { timeoutMs: t.preflight * 4 });
+        await provision(tool, {
+          timeoutMs: t.preflight * 4,
+          ...(this.signal ? { signal: this.signal } : {}),
+        });
         return;
       }
       case step.id === 'cluster.sweep': {
@@ -225,7 +300,11 @@ export class Orchestrator {
         );
         for (const name of stale) {
           log.info(`  deleting stale cluster ${name} (its run is gone)`);
-          const d = await run(deleteArgv(this.input.kind.path, name), { timeoutMs: t.clusterDelete });
+          const d = await run(deleteArgv(this.input.kind.path, name), {
+            timeoutMs: t.clusterDelete,
+            ...(this.signal ? { signal: this.signal } : {}),
+          });
+          if (d.cancelled) throw cancelledError(`kind delete cluster ${name}`, d, this.signal);
           if (d.exitCode !== 0) throw commandFailed(`kind delete cluster ${name}`, d, t.clusterDelete);
           forgetCluster(this.registry, name);
         }
@@ -235,7 +314,12 @@ export class Orchestrator {
         mkdirSync(path.dirname(s.kubeconfig), { recursive: true });
         // Registered before the create: a half-created cluster is removed too (kind delete is idempotent).
         const del = this.step('cleanup.cluster');
-        if (del) this.cleanup.register(`delete kind cluster ${s.clusterName}`, () => this.deleteCluster(del));
+        if (del)
+          this.cleanup.register(
+            `delete kind cluster ${s.clusterName}`,
+            () => this.deleteCluster(del),
+            (del.command ?? []).map(shellQuote).join(' '),
+          );
         recordCluster(this.registry, {
           name: s.clusterName,
           runId: s.runId,
@@ -269,6 +353,7 @@ export class Orchestrator {
           this.nodes = await nodeNames(this.clients());
           this.kindnet = await hasKindnet(this.clients());
         } catch (e) {
+          throwIfInterrupted(this.signal, step.id);
           const server = this.kube?.kc.getCurrentCluster()?.server ?? 'unknown address';
           throw new PreflightError(`the cluster API at ${server} does not answer`, {
             expected: `an API server reachable with ${s.kubeconfig}${s.context ? ` (context ${s.context})` : ''}`,
@@ -279,8 +364,39 @@ export class Orchestrator {
         log.info(`  Kubernetes ${this.k8sVersion}, nodes: ${this.nodes.join(', ')}`);
         return;
       }
+      case step.id === 'cluster.marker': {
+        const marker = new MarkerHandle(() => this.clients(), s.runId);
+        // Registered before the create (a create whose answer was lost still leaves the object);
+        // deleted last, after everything it records is gone.
+        const undo = this.step('cleanup.marker');
+        if (undo)
+          this.cleanup.register(
+            `delete run marker Lease ${MARKER_NAMESPACE}/${markerName(s.runId)}`,
+            async () => {
+              marker.stopRenewing();
+              await deleteMarker(this.clientsForCleanup(), s.runId);
+            },
+            [
+              'kubectl',
+              '--kubeconfig',
+              s.kubeconfig,
+              ...(s.context ? ['--context', s.context] : []),
+              'delete',
+              'lease',
+              '-n',
+              MARKER_NAMESPACE,
+              markerName(s.runId),
+            ]
+              .map(shellQuote)
+              .join(' '),
+          );
+        await marker.create();
+        this.marker = marker;
+        return;
+      }
       case step.id === 'cluster.nodes-ready':
         await waitNodesReady(this.clients(), t.nodesReady);
+        throwIfInterrupted(this.signal, step.id);
         this.nodes = await nodeNames(this.clients());
         return;
       case step.id === 'istio.detect': {
@@ -342,14 +458,20 @@ export class Orchestrator {
       }
       case step.id.startsWith('istio.install.'): {
         const release = step.id.slice('istio.install.'.length);
+        // On the marker before the install starts: an interrupted install is recorded too.
+        await this.marker?.addRelease({ name: release, namespace: this.input.profile.doc.istio.namespace });
         if (s.mode === 'existing') {
           const undo = this.step(`cleanup.uninstall.${release}`);
           if (undo)
-            this.cleanup.register(`helm uninstall ${release}`, async () => {
-              const r = await this.exec(undo);
-              if (r.exitCode !== 0 && !/not found/.test(r.stderr))
-                throw commandFailed(`helm uninstall ${release}`, r, t.helmUninstall);
-            });
+            this.cleanup.register(
+              `helm uninstall ${release}`,
+              async () => {
+                const r = await this.exec(undo, true);
+                if (r.exitCode !== 0 && !/not found/.test(r.stderr))
+                  throw commandFailed(`helm uninstall ${release}`, r, t.helmUninstall);
+              },
+              (undo.command ?? []).map(shellQuote).join(' '),
+            );
           this.ownsIstio = true;
         } else {
           this.ownsIstio = true;
@@ -377,7 +499,7 @@ export class Orchestrator {
   }
 
   private async deleteCluster(step: Step): Promise<void> {
-    const r = await this.exec(step);
+    const r = await this.exec(step, true);
     if (r.exitCode !== 0)
       throw commandFailed(
         `kind delete cluster ${this.settings.clusterName}`,
@@ -401,6 +523,9 @@ export class Orchestrator {
   async teardown(keep: boolean): Promise<string[]> {
     if (keep) {
       const left = this.cleanup.abandon();
+      await this.marker?.markKept().catch((e: unknown) => {
+        log.warn(`run marker: ${e instanceof Error ? e.message : String(e)}`);
+      });
       if (this.settings.mode === 'kind')
         recordCluster(this.registry, {
           name: this.settings.clusterName,
@@ -417,13 +542,14 @@ export class Orchestrator {
       return [];
     }
     const failures: string[] = [];
-    if (this.kube && this.apiReached && this.settings.mode === 'existing') {
+    if (this.ownsLabelledNamespaces && !this.namespacesGone) {
       try {
         await deleteNamespacesByLabel(
-          this.kube,
+          this.clientsForCleanup(),
           `${RUN_ID_LABEL}=${this.settings.runId}`,
           this.input.profile.timeouts.namespaceDelete,
         );
+        this.namespacesGone = true;
       } catch (e) {
         failures.push(
           `delete namespaces of run ${this.settings.runId}: ${e instanceof Error ? e.message : String(e)}`,

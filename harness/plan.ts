@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { MARKER_NAMESPACE, RENEW_EVERY_MS, markerName } from './kube/marker-names.ts';
 import { stringify } from 'yaml';
 import { installArgv, listArgv, uninstallArgv, type HelmTool, type KubeTarget } from './helm.ts';
 import {
@@ -26,6 +27,8 @@ export type Phase =
 
 export type ApiOp =
   | 'check-api'
+  | 'create-marker'
+  | 'delete-marker'
   | 'wait-nodes-ready'
   | 'detect-istio'
   | 'create-namespaces'
@@ -237,6 +240,14 @@ export function buildPlan(input: PlanInput): Plan {
 
   if (settings.mode === 'existing') {
     steps.push({
+      id: 'cluster.marker',
+      phase: 'cluster',
+      description: `create the run marker Lease ${MARKER_NAMESPACE}/${markerName(settings.runId)} (labelled ${RUN_ID_LABEL}=${settings.runId}; it records each Helm release before it is installed and is renewed every ${RENEW_EVERY_MS / 1000}s, so \`ambient-conformance clean\` can remove what an interrupted run left and never touches a live run)`,
+      api: 'create-marker',
+      when: 'always',
+      timeout: 'apiRequest',
+    });
+    steps.push({
       id: 'istio.detect',
       phase: 'istio',
       description: settings.useExistingIstio
@@ -384,6 +395,16 @@ export function buildPlan(input: PlanInput): Plan {
         timeout: 'helmUninstall',
       });
     }
+  }
+  if (settings.mode === 'existing') {
+    steps.push({
+      id: 'cleanup.marker',
+      phase: 'cleanup',
+      description: `delete the run marker Lease ${MARKER_NAMESPACE}/${markerName(settings.runId)}, last`,
+      api: 'delete-marker',
+      when: 'at-end',
+      timeout: 'apiRequest',
+    });
   }
   if (settings.mode === 'kind') {
     steps.push({

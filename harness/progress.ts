@@ -1,3 +1,4 @@
+import { InterruptedError } from './errors.ts';
 import { humanDuration } from './timeouts.ts';
 
 /**
@@ -42,7 +43,7 @@ export const log = {
   },
 };
 
-export type PhaseStatus = 'passed' | 'failed' | 'skipped';
+export type PhaseStatus = 'passed' | 'failed' | 'skipped' | 'interrupted';
 
 export interface PhaseRecord {
   name: string;
@@ -55,29 +56,59 @@ export interface PhaseRecord {
 /** Records phases in order, for the console and for summary.md / conformance-report.json. */
 export class PhaseClock {
   readonly records: PhaseRecord[] = [];
+  /** The phase running now (for "interrupted during <phase>"). */
+  current: string | undefined;
+  private currentStart: { at: Date; t0: number } | undefined;
+  private readonly cut = new Set<string>();
 
   async phase<T>(name: string, description: string, body: () => Promise<T>): Promise<T> {
     const startedAt = new Date();
     const t0 = performance.now();
     log.info(`▶ ${name}: ${description}`);
+    this.current = name;
+    this.currentStart = { at: startedAt, t0 };
     try {
       const result = await body();
       const durationMs = performance.now() - t0;
+      if (this.cut.has(name)) return result;
       this.records.push({ name, startedAt: startedAt.toISOString(), durationMs, status: 'passed' });
       log.info(`✔ ${name} done in ${humanDuration(durationMs)}`);
       return result;
     } catch (e) {
       const durationMs = performance.now() - t0;
+      const interrupted = e instanceof InterruptedError;
+      if (this.cut.has(name)) throw e;
       this.records.push({
         name,
         startedAt: startedAt.toISOString(),
         durationMs,
-        status: 'failed',
+        status: interrupted ? 'interrupted' : 'failed',
         detail: e instanceof Error ? e.message : String(e),
       });
-      log.error(`✘ ${name} failed after ${humanDuration(durationMs)}`);
+      if (interrupted) log.warn(`✘ ${name} interrupted after ${humanDuration(durationMs)}`);
+      else log.error(`✘ ${name} failed after ${humanDuration(durationMs)}`);
       throw e;
+    } finally {
+      if (this.current === name) this.current = undefined;
     }
+  }
+
+  /**
+   * Records the phase in flight as interrupted now (a signal arrived), so the reports written
+   * before it settles say so; its later end is not recorded again. Returns its name.
+   */
+  interrupt(detail: string): string | undefined {
+    const name = this.current;
+    if (name === undefined || this.cut.has(name)) return name;
+    this.cut.add(name);
+    this.records.push({
+      name,
+      startedAt: (this.currentStart?.at ?? new Date()).toISOString(),
+      durationMs: performance.now() - (this.currentStart?.t0 ?? performance.now()),
+      status: 'interrupted',
+      detail,
+    });
+    return name;
   }
 
   skipped(name: string, reason: string): void {

@@ -21,6 +21,8 @@ export const TIMEOUT_DOCS = {
   dataplaneConvergence: 'a policy change taking effect in the dataplane (NetworkPolicy, AuthorizationPolicy)',
   probe: 'one application probe (HTTP request) from a client pod',
   exec: 'one kubectl-exec style command in a pod',
+  apiRequest:
+    'one Kubernetes API request (a read, create or delete that the server accepts and never answers fails, and is retried, instead of stalling the run)',
   metricsAvailable: 'metrics.k8s.io serving PodMetrics for a pod (two scrapes after start)',
   budgetWindow: 'how long resource samples of istio-system are collected under probe traffic (BUDGET-01)',
   diagnostics:
@@ -49,6 +51,7 @@ export const DEFAULT_TIMEOUTS: TimeoutTable = {
   dataplaneConvergence: 60 * S,
   probe: 12 * S,
   exec: 30 * S,
+  apiRequest: 60 * S,
   metricsAvailable: 2 * M,
   budgetWindow: 90 * S,
   diagnostics: 60 * S,

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PreflightError } from './errors.ts';
+import { PreflightError, throwIfInterrupted } from './errors.ts';
 import { run } from './exec.ts';
 import { log } from './progress.ts';
 import { PINS, type ToolPin } from './pins.ts';
@@ -83,9 +83,15 @@ export function minimumHelmFor(chartRepository: string): string {
   return chartRepository.toLowerCase().startsWith('oci://') ? MINIMUM_HELM_FOR_OCI : MINIMUM.helm;
 }
 
-async function versionOf(name: ToolName, file: string, timeoutMs: number): Promise<string | undefined> {
+async function versionOf(
+  name: ToolName,
+  file: string,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
   const argv = name === 'kind' ? [file, 'version'] : [file, 'version', '--short'];
-  const r = await run(argv, { timeoutMs, echo: false });
+  const r = await run(argv, { timeoutMs, echo: false, ...(signal ? { signal } : {}) });
+  throwIfInterrupted(signal, `${name} version`);
   if (r.notFound || r.exitCode !== 0) return undefined;
   return parseToolVersion(name, r.stdout);
 }
@@ -95,6 +101,8 @@ export interface ResolveOptions {
   minimum?: string;
   cacheDir?: string;
   timeoutMs: number;
+  /** Cancels the version probe. */
+  signal?: AbortSignal;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -106,7 +114,7 @@ export async function resolveTool(name: ToolName, opts: ResolveOptions): Promise
   const pin = PINS[name];
   const cacheDir = opts.cacheDir ?? toolCacheDir(opts.env);
   const warnings: string[] = [];
-  const onPath = await versionOf(name, name, opts.timeoutMs);
+  const onPath = await versionOf(name, name, opts.timeoutMs, opts.signal);
   if (onPath !== undefined) {
     const minimum = opts.minimum ?? MINIMUM[name];
     if (atLeast(onPath, minimum)) {
@@ -125,10 +133,10 @@ export async function resolveTool(name: ToolName, opts: ResolveOptions): Promise
   return { name, path: cached, version: pin.version, source: 'download', url: downloadUrl(pin), warnings };
 }
 
-export type Fetcher = (url: string) => Promise<Uint8Array>;
+export type Fetcher = (url: string, signal?: AbortSignal) => Promise<Uint8Array>;
 
-const defaultFetcher: Fetcher = async (url) => {
-  const res = await fetch(url, { redirect: 'follow' });
+const defaultFetcher: Fetcher = async (url, signal) => {
+  const res = await fetch(url, { redirect: 'follow', ...(signal ? { signal } : {}) });
   if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status}`);
   return new Uint8Array(await res.arrayBuffer());
 };
@@ -143,7 +151,7 @@ export function sha256(bytes: Uint8Array): string {
  */
 export async function provision(
   tool: ResolvedTool,
-  opts: { fetcher?: Fetcher; plat?: string; timeoutMs: number },
+  opts: { fetcher?: Fetcher; plat?: string; timeoutMs: number; signal?: AbortSignal },
 ): Promise<ResolvedTool> {
   if (tool.source !== 'download') return tool;
   const pin = PINS[tool.name];
@@ -161,7 +169,10 @@ export async function provision(
     });
   }
   log.info(`downloading ${tool.name} ${pin.version} for ${plat} from ${url}`);
-  const bytes = await (opts.fetcher ?? defaultFetcher)(url);
+  const bytes = await (opts.fetcher ?? defaultFetcher)(url, opts.signal).catch((e: unknown) => {
+    throwIfInterrupted(opts.signal, `download ${tool.name}`);
+    throw e;
+  });
   const actual = sha256(bytes);
   if (actual !== expected) {
     throw new PreflightError(
@@ -181,7 +192,11 @@ export async function provision(
       const archive = path.join(tmp, 'archive.tar.gz');
       writeFileSync(archive, bytes);
       const member = `${plat}/${tool.name}`;
-      const r = await run(['tar', '-xzf', archive, '-C', tmp, member], { timeoutMs: opts.timeoutMs });
+      const r = await run(['tar', '-xzf', archive, '-C', tmp, member], {
+        timeoutMs: opts.timeoutMs,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+      throwIfInterrupted(opts.signal, `unpack ${tool.name}`);
       if (r.exitCode !== 0) throw new PreflightError(`cannot unpack ${archive}`, { seen: r.stderr });
       renameSync(path.join(tmp, member), dest);
     } else {

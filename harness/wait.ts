@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { WaitError } from './errors.ts';
+import { asInterrupted, throwIfInterrupted, WaitError } from './errors.ts';
 import { humanDuration } from './timeouts.ts';
 
 export interface PollVerdict {
@@ -21,6 +21,12 @@ export interface PollOptions<T> {
   /** Extra evidence on failure (e.g. last log lines). */
   evidence?: () => Promise<string>;
   fix?: string;
+  /**
+   * Cancellation (the run's Ctrl-C, a test's budget): the wait stops at once with the signal's
+   * InterruptedError, between polls or during one (a read that fails after the abort is not
+   * counted as "last seen").
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -33,6 +39,7 @@ export async function pollUntil<T>(o: PollOptions<T>): Promise<T> {
   const deadline = performance.now() + o.timeoutMs;
   let lastSeen = 'nothing yet';
   for (;;) {
+    throwIfInterrupted(o.signal, `waiting for ${o.what}`);
     try {
       const value = await o.read();
       const v = o.judge(value);
@@ -47,10 +54,11 @@ export async function pollUntil<T>(o: PollOptions<T>): Promise<T> {
       }
     } catch (e) {
       if (e instanceof WaitError) throw e;
+      throwIfInterrupted(o.signal, `waiting for ${o.what}`);
       lastSeen = `error: ${e instanceof Error ? e.message : String(e)}`;
     }
     if (performance.now() + interval > deadline) break;
-    await delay(interval); // poll-interval
+    await pause(interval, o.signal, o.what);
   }
   throw new WaitError(`timed out after ${humanDuration(o.timeoutMs)} waiting for ${o.what}`, {
     expected: o.what,
@@ -80,6 +88,7 @@ export async function holdsFor<T>(
   const interval = o.intervalMs ?? 2000;
   const end = performance.now() + o.durationMs;
   for (;;) {
+    throwIfInterrupted(o.signal, `checking that ${o.what} holds`);
     const v = o.judge(await o.read());
     if (!v.done)
       throw new WaitError(`${o.what} stopped holding`, {
@@ -88,6 +97,36 @@ export async function holdsFor<T>(
         ...(o.fix ? { fix: o.fix } : {}),
       });
     if (performance.now() + interval > end) return;
-    await delay(interval); // poll-interval
+    await pause(interval, o.signal, o.what);
+  }
+}
+
+/**
+ * Waits for `p` to settle, at most `ms` (a bound, not a sleep: it returns as soon as `p` settles).
+ * True when it settled in time. Used after a cancellation, to let the cancelled work stop.
+ */
+export async function settleWithin(p: Promise<unknown> | undefined, ms: number): Promise<boolean> {
+  if (!p) return true;
+  let timer: NodeJS.Timeout | undefined;
+  const settled = await Promise.race([
+    p.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    }),
+  ]);
+  clearTimeout(timer);
+  return settled;
+}
+
+/** The interval between two polls (never a fixed sleep standing for a condition); cancellable. */
+async function pause(ms: number, signal: AbortSignal | undefined, what: string): Promise<void> {
+  try {
+    await delay(ms, undefined, signal ? { signal } : {}); // poll-interval
+  } catch (e) {
+    if (signal?.aborted) throw asInterrupted(signal, `waiting for ${what}`);
+    throw e;
   }
 }

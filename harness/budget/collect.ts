@@ -23,6 +23,7 @@ export async function podMetrics(kube: KubeClients, namespace: string): Promise<
 /** Waits until metrics.k8s.io has PodMetrics for every running pod of the namespace (two scrapes after start). */
 export async function waitForMetrics(ctx: ConformanceContext, namespace: string): Promise<void> {
   await pollUntil({
+    signal: ctx.kube.signal,
     what: `PodMetrics for every pod in ${namespace}`,
     timeoutMs: ctx.timeouts.metricsAvailable,
     intervalMs: 5000,
@@ -77,6 +78,7 @@ export async function waitDeployment(
   name: string,
 ): Promise<void> {
   await pollUntil({
+    signal: ctx.kube.signal,
     what: `deployment ${namespace}/${name} to be rolled out`,
     timeoutMs: ctx.timeouts.podReady,
     read: () => ctx.kube.apps.readNamespacedDeployment({ namespace, name }),
@@ -117,6 +119,7 @@ export async function rolloutRestart(
     };
   await ctx.kube.apps.replaceNamespacedDeployment({ namespace, name, body: d });
   await pollUntil({
+    signal: ctx.kube.signal,
     what: `deployment ${namespace}/${name} to finish its rollout restart`,
     timeoutMs: ctx.timeouts.podReady,
     read: async () => ({

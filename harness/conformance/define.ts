@@ -26,8 +26,12 @@ export interface TestScope {
   id: string;
   /** Creates a namespace for this test, labelled with the run ID; deleted after the test. */
   namespace(opts?: { ambient?: boolean; prefix?: string }): Promise<string>;
-  /** Registers an undo, run in reverse order after the test (and before the namespace goes). */
-  onCleanup(description: string, fn: () => Promise<void>): void;
+  /**
+   * Registers an undo, run in reverse order after the test (and before the namespace goes). It
+   * receives clients that are not cancelled with the body (ctx.kube may be, when the budget ran
+   * out): use those, not ctx.kube.
+   */
+  onCleanup(description: string, fn: (kube: KubeClients) => Promise<void>): void;
   /** reports/<run>/artifacts/<test-id>/ */
   artifactsDir: string;
   /** Writes a text artifact for this test (also attached to the Allure result). */
@@ -42,6 +46,12 @@ export interface ConformanceContext {
   kube: KubeClients;
   timeouts: TimeoutTable;
   scope: TestScope;
+  /**
+   * Aborted when the test's budget passes or the run is cancelled. ctx.kube carries it already
+   * (its requests, execs, port-forwards and the waits given kube.signal); pass it to anything
+   * else that can block.
+   */
+  signal: AbortSignal;
   /** Ends the test as skipped with its reason (what could not be verified on this cluster, and why). */
   skip: (reason: string) => never;
 }

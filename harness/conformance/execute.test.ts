@@ -3,6 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
+import { InterruptedError } from '../errors.ts';
+import { pollUntil } from '../wait.ts';
 import { isSkip, runBody, type BodyRun } from './execute.ts';
 
 const ROOT = path.join(import.meta.dirname, '../..');
@@ -80,12 +82,59 @@ describe('a conformance test body', () => {
     ]);
   });
 
-  it('a body past its budget fails with the budget message', async () => {
+  it('a body past its budget fails with the budget message; one that ignores its signal is waited for only settleMs', async () => {
     const { run, events } = harness({
       body: () => new Promise<void>(() => undefined),
       budgetMs: 20,
+      settleMs: 50,
     });
     await expect(runBody(run)).rejects.toThrow('over budget');
-    expect(events).toContain('cleanup');
+    expect(events).toEqual([
+      'warn: the body was still running 50ms after it was stopped',
+      'diagnostics',
+      'info: diagnostics: 1 file(s)',
+      'cleanup',
+    ]);
+  });
+
+  it('past its budget, the body’s signal is aborted and cleanup starts only after the body stopped', async () => {
+    const events: string[] = [];
+    const { run } = harness({
+      budgetMs: 20,
+      body: (signal) =>
+        pollUntil({
+          what: 'a condition that never holds',
+          timeoutMs: 60_000,
+          intervalMs: 10_000,
+          signal,
+          read: () => Promise.resolve(false),
+          judge: () => ({ done: false, seen: 'no' }),
+        })
+          .then(() => undefined)
+          .finally(() => events.push('body stopped')),
+      cleanup: () => {
+        events.push('cleanup');
+        return Promise.resolve([]);
+      },
+    });
+    const t0 = Date.now();
+    await expect(runBody(run)).rejects.toThrow('over budget');
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    expect(events).toEqual(['body stopped', 'cleanup']);
+  });
+
+  it('a cancelled run (Vitest’s test signal) stops the body with an InterruptedError: no diagnostics, cleanup runs', async () => {
+    const cancel = new AbortController();
+    const { run, events } = harness({
+      cancel: cancel.signal,
+      body: (signal) =>
+        new Promise<void>((_, reject) =>
+          signal.addEventListener('abort', () => reject(signal.reason as Error)),
+        ),
+    });
+    const done = runBody(run);
+    cancel.abort();
+    await expect(done).rejects.toBeInstanceOf(InterruptedError);
+    expect(events).toEqual(['cleanup']);
   });
 });

@@ -29,17 +29,20 @@ function randomSuffix(): string {
 
 class Scope implements TestScope {
   readonly artifactsDir: string;
-  private undo: { description: string; fn: () => Promise<void> }[] = [];
+  private undo: { description: string; fn: (kube: KubeClients) => Promise<void> }[] = [];
   readonly namespaces: string[] = [];
   private deleting: string[] = [];
   readonly id: string;
   private readonly kube: KubeClients;
+  /** Clients without the body's signal: cleanup runs after the body was stopped. */
+  private readonly after: KubeClients;
   private readonly facts: RunFacts;
   private readonly profile: Profile;
 
-  constructor(id: string, kube: KubeClients, facts: RunFacts, profile: Profile) {
+  constructor(id: string, kube: KubeClients, after: KubeClients, facts: RunFacts, profile: Profile) {
     this.id = id;
     this.kube = kube;
+    this.after = after;
     this.facts = facts;
     this.profile = profile;
     this.artifactsDir = path.join(facts.runDir, 'artifacts', id);
@@ -57,12 +60,12 @@ class Scope implements TestScope {
     // The delete is issued in LIFO order with the other undos; cleanup() then waits for all
     // namespaces together, so a test with seven namespaces does not wait seven times in a row.
     this.onCleanup(`delete namespace ${name}`, async () => {
-      if (await deleteNamespace(this.kube, name)) this.deleting.push(name);
+      if (await deleteNamespace(this.after, name)) this.deleting.push(name);
     });
     return name;
   }
 
-  onCleanup(description: string, fn: () => Promise<void>): void {
+  onCleanup(description: string, fn: (kube: KubeClients) => Promise<void>): void {
     this.undo.push({ description, fn });
   }
 
@@ -86,13 +89,13 @@ class Scope implements TestScope {
       const u = this.undo.pop();
       if (!u) break;
       try {
-        await u.fn();
+        await u.fn(this.after);
       } catch (e) {
         failures.push(`${u.description}: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
     const gone = await Promise.allSettled(
-      this.deleting.map((n) => waitNamespaceGone(this.kube, n, this.profile.timeouts.namespaceDelete)),
+      this.deleting.map((n) => waitNamespaceGone(this.after, n, this.profile.timeouts.namespaceDelete)),
     );
     gone.forEach((g, i) => {
       if (g.status === 'rejected')
@@ -113,48 +116,74 @@ class Scope implements TestScope {
 export function registerSuite(suite: string, tests: ConformanceTest[]): void {
   describe(suite, () => {
     for (const t of tests) {
-      conformance(`${t.id} ${t.claim}`, { timeout: 0 }, async ({ facts, profile, expect, skip, task }) => {
-        task.meta.conformanceId = t.id;
-        task.meta.conformanceSuite = suite;
-        const notSelected = deselected(t.id, facts);
-        if (notSelected) return skip(notSelected);
-        const unmet = unmetNeeds(t, facts);
-        if (unmet) return skip(unmet);
-        await Promise.resolve(allure.label('conformanceId', t.id)).catch(() => undefined);
+      conformance(
+        `${t.id} ${t.claim}`,
+        { timeout: 0 },
+        async ({ facts, profile, expect, skip, task, signal }) => {
+          task.meta.conformanceId = t.id;
+          task.meta.conformanceSuite = suite;
+          const notSelected = deselected(t.id, facts);
+          if (notSelected) return skip(notSelected);
+          const unmet = unmetNeeds(t, facts);
+          if (unmet) return skip(unmet);
+          await Promise.resolve(allure.label('conformanceId', t.id)).catch(() => undefined);
 
-        // A client per test, whose User-Agent names the test in the API server's audit log.
-        const kube = makeClients(facts.kubeconfig, facts.context, userAgentFor(t.id));
-        const scope = new Scope(t.id, kube, facts, profile);
-        const budget = testBudget(t, profile.timeouts);
-        await runBody({
-          body: () =>
-            t.body({
-              expect,
-              facts,
-              profile,
-              kube,
-              timeouts: profile.timeouts,
-              scope,
-              skip: (reason: string) => skip(`Skipping ${t.id}: ${reason}`),
-            }),
-          budgetMs: budget,
-          // The test's overall deadline (a hung call cannot stall the run), not a sleep.
-          budgetMessage: `${t.id} exceeded its overall budget of ${Math.round(budget / 1000)}s (4 × max(podReady, ${t.timeout ?? 'podReady'})); raise AMBIENT_TIMEOUT_${(t.timeout ?? 'podReady').replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()} on slow machines`,
-          diagnostics: () =>
-            collectDiagnostics(kube, {
-              dir: scope.artifactsDir,
-              istioNamespace: facts.istioNamespace,
-              namespaces: scope.namespaces,
-              deadlineMs: profile.timeouts.diagnostics,
-            }),
-          cleanup: () => scope.cleanup(),
-          keepOnFailure: facts.keepOnFailure,
-          note: (level, message) =>
-            log[level](
-              `[${t.id}] ${message}${message.startsWith('failed: keeping') ? ` (${scope.namespaces.join(', ')})` : message.startsWith('diagnostics') ? ` in ${scope.artifactsDir}` : ''}`,
-            ),
-        });
-      });
+          // Clients per test, whose User-Agent names the test in the API server's audit log: the
+          // body's honour its signal (budget, run cancelled); diagnostics and cleanup get their own,
+          // unaborted but bounded, so they still run after the body was stopped.
+          const ua = userAgentFor(t.id);
+          const requestTimeoutMs = profile.timeouts.apiRequest;
+          const after = makeClients(facts.kubeconfig, facts.context, { userAgent: ua, requestTimeoutMs });
+          let scope: Scope | undefined;
+          const budget = testBudget(t, profile.timeouts);
+          await runBody({
+            body: (signal) => {
+              const kube = makeClients(facts.kubeconfig, facts.context, {
+                userAgent: ua,
+                signal,
+                requestTimeoutMs,
+              });
+              const s = new Scope(t.id, kube, after, facts, profile);
+              scope = s;
+              return t.body({
+                expect,
+                facts,
+                profile,
+                kube,
+                timeouts: profile.timeouts,
+                scope: s,
+                signal,
+                skip: (reason: string) => skip(`Skipping ${t.id}: ${reason}`),
+              });
+            },
+            budgetMs: budget,
+            cancel: signal,
+            // The test's overall deadline (a hung call cannot stall the run), not a sleep.
+            budgetMessage: `${t.id} exceeded its overall budget of ${Math.round(budget / 1000)}s (4 × max(podReady, ${t.timeout ?? 'podReady'})); raise AMBIENT_TIMEOUT_${(t.timeout ?? 'podReady').replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()} on slow machines`,
+            diagnostics: () =>
+              // The diagnostics deadline aborts the request in flight too, not only the next one.
+              collectDiagnostics(
+                makeClients(facts.kubeconfig, facts.context, {
+                  userAgent: ua,
+                  requestTimeoutMs,
+                  signal: AbortSignal.timeout(profile.timeouts.diagnostics),
+                }),
+                {
+                  dir: path.join(facts.runDir, 'artifacts', t.id),
+                  istioNamespace: facts.istioNamespace,
+                  namespaces: scope?.namespaces ?? [],
+                  deadlineMs: profile.timeouts.diagnostics,
+                },
+              ),
+            cleanup: () => scope?.cleanup() ?? Promise.resolve([]),
+            keepOnFailure: facts.keepOnFailure,
+            note: (level, message) =>
+              log[level](
+                `[${t.id}] ${message}${message.startsWith('failed: keeping') ? ` (${(scope?.namespaces ?? []).join(', ')})` : message.startsWith('diagnostics') ? ` in ${path.join(facts.runDir, 'artifacts', t.id)}` : ''}`,
+              ),
+          });
+        },
+      );
     }
   });
 }

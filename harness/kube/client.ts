@@ -4,32 +4,69 @@ import {
   ApiextensionsV1Api,
   ApiregistrationV1Api,
   AppsV1Api,
+  CoordinationV1Api,
   CoreV1Api,
   createConfiguration,
   CustomObjectsApi,
   KubeConfig,
-  KubernetesObjectApi,
   NetworkingV1Api,
   RbacAuthorizationV1Api,
+  type RequestContext,
   ServerConfiguration,
   setHeaderMiddleware,
   VersionApi,
 } from '@kubernetes/client-node';
 import pRetry from 'p-retry';
+import { InterruptedError } from '../errors.ts';
 import { log } from '../progress.ts';
 
 export interface KubeClients {
   kc: KubeConfig;
   core: CoreV1Api;
   apps: AppsV1Api;
+  coordination: CoordinationV1Api;
   admission: AdmissionregistrationV1Api;
   apiext: ApiextensionsV1Api;
   apireg: ApiregistrationV1Api;
   networking: NetworkingV1Api;
   rbac: RbacAuthorizationV1Api;
   custom: CustomObjectsApi;
-  objects: KubernetesObjectApi;
   version: VersionApi;
+  /**
+   * Cancels every request made through these clients, and the execs, port-forwards and waits
+   * given this object (the run's Ctrl-C, or a conformance test's own signal).
+   */
+  signal?: AbortSignal;
+}
+
+export interface ClientOptions {
+  /** User-Agent, e.g. "ambient-conformance (NETPOL-02)". */
+  userAgent?: string;
+  /** Cancels every request in flight and refuses new ones. */
+  signal?: AbortSignal;
+  /**
+   * Bound on one request, in ms (the timeout table's apiRequest): a request the API server
+   * accepts and never answers (a hung log read) fails with a TimeoutError instead of stalling.
+   */
+  requestTimeoutMs?: number;
+}
+
+/** Default bound on one API request when none is given (the timeout table's apiRequest default). */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
+
+/**
+ * Sets each request's AbortSignal (client-node 2.x: RequestContext.setSignal, passed to undici's
+ * fetch by gen/http/isomorphic-fetch.js): the run's or test's signal, and a per-request deadline.
+ */
+function signalMiddleware(signal: AbortSignal | undefined, requestTimeoutMs: number) {
+  return {
+    pre: (request: RequestContext) => {
+      const deadline = AbortSignal.timeout(requestTimeoutMs);
+      request.setSignal(signal ? AbortSignal.any([signal, deadline]) : deadline);
+      return Promise.resolve(request);
+    },
+    post: <R>(response: R) => Promise.resolve(response),
+  };
 }
 
 export const USER_AGENT = 'ambient-conformance';
@@ -38,42 +75,54 @@ export const USER_AGENT = 'ambient-conformance';
  * Like KubeConfig.makeApiClient, with our own User-Agent: "ambient-conformance (NETPOL-02)" in the
  * API server's audit log points back to the test that made the call.
  */
-function apiClient<T>(
-  kc: KubeConfig,
-  Api: new (config: ReturnType<typeof createConfiguration>) => T,
-  userAgent: string,
-): T {
+function apiConfiguration(kc: KubeConfig, o: Required<Omit<ClientOptions, 'signal'>> & ClientOptions) {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('No active cluster in the kubeconfig');
-  return new Api(
-    createConfiguration({
-      baseServer: new ServerConfiguration(cluster.server, {}),
-      authMethods: { default: kc },
-      middleware: [setHeaderMiddleware('User-Agent', userAgent)],
-    }),
-  );
+  return createConfiguration({
+    baseServer: new ServerConfiguration(cluster.server, {}),
+    authMethods: { default: kc },
+    middleware: [setHeaderMiddleware('User-Agent', o.userAgent)],
+    promiseMiddleware: [signalMiddleware(o.signal, o.requestTimeoutMs)],
+  });
 }
 
 export function userAgentFor(testId?: string): string {
   return testId ? `${USER_AGENT} (${testId})` : USER_AGENT;
 }
 
-export function makeClients(kubeconfig: string, context?: string, userAgent = userAgentFor()): KubeClients {
+/**
+ * Typed API clients for one kubeconfig context. Every request carries the User-Agent, honours
+ * `signal` and is bounded by `requestTimeoutMs` (default DEFAULT_REQUEST_TIMEOUT_MS).
+ * Throws what KubeConfig.loadFromFile throws for an unreadable kubeconfig.
+ */
+export function makeClients(
+  kubeconfig: string,
+  context?: string,
+  options: ClientOptions | string = {},
+): KubeClients {
+  const o = typeof options === 'string' ? { userAgent: options } : options;
+  const opts = {
+    ...o,
+    userAgent: o.userAgent ?? userAgentFor(),
+    requestTimeoutMs: o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+  };
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
   if (context) kc.setCurrentContext(context);
+  const config = apiConfiguration(kc, opts);
   return {
     kc,
-    core: apiClient(kc, CoreV1Api, userAgent),
-    apps: apiClient(kc, AppsV1Api, userAgent),
-    admission: apiClient(kc, AdmissionregistrationV1Api, userAgent),
-    apiext: apiClient(kc, ApiextensionsV1Api, userAgent),
-    apireg: apiClient(kc, ApiregistrationV1Api, userAgent),
-    networking: apiClient(kc, NetworkingV1Api, userAgent),
-    rbac: apiClient(kc, RbacAuthorizationV1Api, userAgent),
-    custom: apiClient(kc, CustomObjectsApi, userAgent),
-    objects: KubernetesObjectApi.makeApiClient(kc),
-    version: apiClient(kc, VersionApi, userAgent),
+    core: new CoreV1Api(config),
+    apps: new AppsV1Api(config),
+    coordination: new CoordinationV1Api(config),
+    admission: new AdmissionregistrationV1Api(config),
+    apiext: new ApiextensionsV1Api(config),
+    apireg: new ApiregistrationV1Api(config),
+    networking: new NetworkingV1Api(config),
+    rbac: new RbacAuthorizationV1Api(config),
+    custom: new CustomObjectsApi(config),
+    version: new VersionApi(config),
+    ...(opts.signal ? { signal: opts.signal } : {}),
   };
 }
 
@@ -89,6 +138,9 @@ export function isNotFound(e: unknown): boolean {
 
 /** Transient: API 5xx/429 and connection resets. 4xx (except 429) are answers, not flakes. */
 export function isTransient(e: unknown): boolean {
+  if (e instanceof InterruptedError) return false;
+  // A request that outlived its bound (AbortSignal.timeout's DOMException): the call is retried.
+  if ((e as { name?: unknown } | null)?.name === 'TimeoutError') return true;
   const s = statusOf(e);
   if (s !== undefined) return s >= 500 || s === 429;
   const msg =

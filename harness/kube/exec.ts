@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import { Exec, type V1Status } from '@kubernetes/client-node';
+import { asInterrupted } from '../errors.ts';
 import type { KubeClients } from './client.ts';
 
 export interface ExecOutput {
@@ -30,7 +31,10 @@ export function exitCodeOf(status: V1Status | undefined): number {
   return Number.isFinite(n) ? n : 1;
 }
 
-/** Runs a command in a pod container through the API server (WebSocket exec), with a deadline. */
+/**
+ * Runs a command in a pod container through the API server (WebSocket exec), with a deadline.
+ * `kube.signal` cancels it (the WebSocket is closed; rejects with an InterruptedError).
+ */
 export async function execInPod(
   kube: KubeClients,
   namespace: string,
@@ -47,22 +51,27 @@ export async function execInPod(
     // The WebSocket, once open; closed when the deadline passes so no remote shell is left behind.
     let socket: { close(): void } | undefined;
     let expired = false;
+    const what = `exec in ${namespace}/${pod}: ${command.slice(0, 3).join(' ')}…`;
     const deadline = AbortSignal.timeout(timeoutMs);
-    deadline.addEventListener(
-      'abort',
-      () => {
-        expired = true;
-        socket?.close();
-        if (done) return;
-        done = true;
-        reject(
-          new Error(
-            `exec in ${namespace}/${pod} timed out after ${Math.round(timeoutMs / 1000)}s: ${command.slice(0, 3).join(' ')}…`,
-          ),
-        );
-      },
-      { once: true },
-    );
+    const stop = kube.signal ? AbortSignal.any([deadline, kube.signal]) : deadline;
+    const onAbort = () => {
+      expired = true;
+      socket?.close();
+      if (done) return;
+      done = true;
+      reject(
+        kube.signal?.aborted
+          ? asInterrupted(kube.signal, what)
+          : new Error(
+              `exec in ${namespace}/${pod} timed out after ${Math.round(timeoutMs / 1000)}s: ${command.slice(0, 3).join(' ')}…`,
+            ),
+      );
+    };
+    if (stop.aborted) {
+      onAbort();
+      return;
+    }
+    stop.addEventListener('abort', onAbort, { once: true });
     exec
       .exec(namespace, pod, container, command, stdout, stderr, null, false, (status) => {
         if (done) return;

@@ -24,6 +24,7 @@ export async function nodeNames(kube: KubeClients): Promise<string[]> {
 
 export async function waitNodesReady(kube: KubeClients, timeoutMs: number): Promise<void> {
   await pollUntil({
+    signal: kube.signal,
     what: 'every node to be Ready',
     timeoutMs,
     read: async () => (await kube.core.listNode()).items,
@@ -73,6 +74,7 @@ export async function deleteNamespace(kube: KubeClients, name: string): Promise<
 
 export async function waitNamespaceGone(kube: KubeClients, name: string, timeoutMs: number): Promise<void> {
   await pollUntil({
+    signal: kube.signal,
     what: `namespace ${name} to be gone`,
     timeoutMs,
     read: async () => {
@@ -126,6 +128,7 @@ export const ISTIO_OBJECTS = {
 /** Waits for istiod Available and both DaemonSets rolled out; fails fast on crash-looping pods. */
 export async function waitIstioReady(kube: KubeClients, namespace: string, timeoutMs: number): Promise<void> {
   await pollUntil({
+    signal: kube.signal,
     what: `istiod, istio-cni-node and ztunnel to be Ready in ${namespace}`,
     timeoutMs,
     read: async () => {
@@ -160,6 +163,7 @@ export async function waitApiServiceAvailable(
   timeoutMs: number,
 ): Promise<void> {
   await pollUntil({
+    signal: kube.signal,
     what: `APIService ${name} to be Available`,
     timeoutMs,
     read: () => kube.apireg.readAPIService({ name }),

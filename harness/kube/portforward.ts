@@ -1,12 +1,13 @@
 import net from 'node:net';
 import { PassThrough } from 'node:stream';
 import { PortForward } from '@kubernetes/client-node';
+import { asInterrupted, throwIfInterrupted } from '../errors.ts';
 import type { KubeClients } from './client.ts';
 
 /**
  * HTTP GET to a pod port through the API server's port-forward. ztunnel's admin port 15000 binds
  * to localhost only, so neither the pod IP nor the API server's pod proxy reach it; a
- * port-forward does (that is what istioctl ztunnel-config does).
+ * port-forward does (that is what istioctl ztunnel-config does). `kube.signal` cancels it.
  */
 export async function getViaPortForward(
   kube: KubeClients,
@@ -16,6 +17,7 @@ export async function getViaPortForward(
   urlPath: string,
   timeoutMs: number,
 ): Promise<string> {
+  throwIfInterrupted(kube.signal, `port-forward to ${namespace}/${pod}:${port}`);
   const forward = new PortForward(kube.kc, true);
   const sockets = new Set<net.Socket>();
   // The error channel carries what went wrong inside the pod (e.g. "connect: connection
@@ -54,13 +56,18 @@ export async function getViaPortForward(
   try {
     const address = server.address();
     if (address === null || typeof address === 'string') throw new Error('port-forward: no local port');
-    const signal = AbortSignal.any([AbortSignal.timeout(timeoutMs), failed.signal]);
+    const signal = AbortSignal.any([
+      AbortSignal.timeout(timeoutMs),
+      failed.signal,
+      ...(kube.signal ? [kube.signal] : []),
+    ]);
     let res: Response;
     let body: string;
     try {
       res = await fetch(`http://127.0.0.1:${address.port}${urlPath}`, { signal });
       body = await res.text();
     } catch (e) {
+      if (kube.signal?.aborted) throw asInterrupted(kube.signal, what);
       if (podError.trim() !== '') throw new Error(`${what}: the pod refused: ${podError.trim()}`);
       if (signal.aborted && !failed.signal.aborted)
         throw new Error(`${what}: no answer within ${Math.round(timeoutMs / 1000)}s`);

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubeconfigFor } from '../../test/helpers/fake-apiserver.ts';
 import { attachWebSocketApi, type WsApi } from '../../test/helpers/fake-ws.ts';
+import { InterruptedError } from '../errors.ts';
 import { pollUntil } from '../wait.ts';
 import { makeClients } from './client.ts';
 import { execInPod } from './exec.ts';
@@ -76,6 +77,38 @@ describe('exec over WebSocket', () => {
       read: () => Promise.resolve(ws.open.exec.size),
       judge: (n) => ({ done: n === 0, seen: `${n} open` }),
     });
+  });
+});
+
+describe('cancellation (the run’s Ctrl-C or a test’s budget, through kube.signal)', () => {
+  it('an exec in flight is stopped at once: the WebSocket is closed and the call rejects with the interruption', async () => {
+    const ctl = new AbortController();
+    const kube = makeClients(kubeconfig, 'c', { signal: ctl.signal });
+    const pending = execInPod(kube, 'ns', 'p', 'c', ['hang'], 60_000);
+    await pollUntil({
+      what: 'the exec WebSocket to be open',
+      timeoutMs: 3000,
+      intervalMs: 20,
+      read: () => Promise.resolve(ws.open.exec.size),
+      judge: (n) => ({ done: n > 0, seen: `${n} open` }),
+    });
+    ctl.abort(new InterruptedError('interrupted by SIGINT during tests', 'SIGINT'));
+    await expect(pending).rejects.toThrow('interrupted by SIGINT during tests');
+    await pollUntil({
+      what: 'the server to see the exec WebSocket closed',
+      timeoutMs: 3000,
+      intervalMs: 50,
+      read: () => Promise.resolve(ws.open.exec.size),
+      judge: (n) => ({ done: n === 0, seen: `${n} open` }),
+    });
+  });
+
+  it('an aborted signal starts no exec and no port-forward', async () => {
+    const kube = makeClients(kubeconfig, 'c', { signal: AbortSignal.abort(new InterruptedError('stop')) });
+    await expect(execInPod(kube, 'ns', 'p', 'c', ['sh'], 5000)).rejects.toBeInstanceOf(InterruptedError);
+    await expect(getViaPortForward(kube, 'istio-system', 'z', 15000, '/', 5000)).rejects.toBeInstanceOf(
+      InterruptedError,
+    );
   });
 });
 

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubeconfigFor, startFakeApiServer, type FakeApiServer } from '../../test/helpers/fake-apiserver.ts';
 import { createNetworkPolicy, readState } from '../netpol/matrix-case.ts';
 import { fromNamespace, policy, tcp } from '../netpol/policies.ts';
-import { makeClients, userAgentFor } from './client.ts';
+import { InterruptedError } from '../errors.ts';
+import { isTransient, makeClients, userAgentFor } from './client.ts';
 import { toTyped, toWire } from './wire.ts';
 
 /**
@@ -31,6 +32,44 @@ describe('API clients', () => {
     writeFileSync(kc, kubeconfigFor(api.url, 'fake'));
     await makeClients(kc, 'fake', userAgentFor('NETPOL-02')).version.getCode();
     expect(api.agents.at(-1)).toBe('ambient-conformance (NETPOL-02)');
+  });
+});
+
+describe('every request is bounded and cancellable', () => {
+  it('a request the server never answers fails after requestTimeoutMs (a TimeoutError, which withRetry retries)', async () => {
+    const hung = await startFakeApiServer({ hang: /^\/version$/ });
+    try {
+      const kc = path.join(mkdtempSync(path.join(os.tmpdir(), 'kc-')), 'kubeconfig');
+      writeFileSync(kc, kubeconfigFor(hung.url, 'fake'));
+      const t0 = Date.now();
+      const e = await makeClients(kc, 'fake', { requestTimeoutMs: 300 })
+        .version.getCode()
+        .catch((x: unknown) => x);
+      expect(Date.now() - t0).toBeLessThan(5_000);
+      expect((e as { name?: string }).name).toBe('TimeoutError');
+      expect(isTransient(e)).toBe(true);
+    } finally {
+      await hung.close();
+    }
+  });
+
+  it('the clients’ signal aborts a request in flight with its reason, which is never retried', async () => {
+    const hung = await startFakeApiServer({ hang: /^\/version$/ });
+    try {
+      const kc = path.join(mkdtempSync(path.join(os.tmpdir(), 'kc-')), 'kubeconfig');
+      writeFileSync(kc, kubeconfigFor(hung.url, 'fake'));
+      const ctl = new AbortController();
+      const pending = makeClients(kc, 'fake', { signal: ctl.signal }).version.getCode();
+      setTimeout(
+        () => ctl.abort(new InterruptedError('interrupted by SIGTERM during cluster', 'SIGTERM')),
+        100,
+      );
+      const e = await pending.catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(InterruptedError);
+      expect(isTransient(e)).toBe(false);
+    } finally {
+      await hung.close();
+    }
   });
 });
 

@@ -104,6 +104,7 @@ export async function waitPodsReady(
 ): Promise<Map<string, V1Pod>> {
   const result = new Map<string, V1Pod>();
   await pollUntil({
+    signal: ctx.kube.signal,
     what: `${refs.length} probe pod(s) Ready${refs.some((r) => r.meshed) ? ' and captured by istio-cni' : ''}`,
     timeoutMs: ctx.timeouts.podReady,
     read: () =>
@@ -219,8 +220,8 @@ async function applyIstio(ctx: ConformanceContext, objs: IstioObject[]): Promise
         body,
       }),
     );
-    ctx.scope.onCleanup(`delete ${o.kind} ${o.metadata.namespace}/${o.metadata.name}`, async () => {
-      await ctx.kube.custom
+    ctx.scope.onCleanup(`delete ${o.kind} ${o.metadata.namespace}/${o.metadata.name}`, async (kube) => {
+      await kube.custom
         .deleteNamespacedCustomObject({
           group: 'security.istio.io',
           version: 'v1',

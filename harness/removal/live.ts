@@ -10,7 +10,7 @@ import {
   RULES_DUMP,
   type NodeRulesVerdict,
 } from './node-state.ts';
-import { commandFailed, run } from '../exec.ts';
+import { cancelledError, commandFailed, run } from '../exec.ts';
 import type { KubeClients } from '../kube/client.ts';
 import { DATAPLANE_MODE_LABEL } from '../kube/ops.ts';
 import { pollUntil } from '../wait.ts';
@@ -19,8 +19,17 @@ import type { Leftover } from './leftovers.ts';
 const REDIRECTION = 'ambient.istio.io/redirection';
 
 /** A command on a kind node (the node container carries the node's name). */
-export async function nodeExec(node: string, script: string, timeoutMs: number): Promise<string> {
-  const r = await run(['docker', 'exec', node, 'sh', '-c', script], { timeoutMs });
+export async function nodeExec(
+  node: string,
+  script: string,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<string> {
+  const r = await run(['docker', 'exec', node, 'sh', '-c', script], {
+    timeoutMs,
+    ...(signal ? { signal } : {}),
+  });
+  if (r.cancelled) throw cancelledError(`docker exec ${node}`, r, signal);
   if (r.exitCode !== 0)
     throw commandFailed(
       `docker exec ${node}`,
@@ -62,6 +71,7 @@ export async function unenroll(
   }
   if (!opts.cniRunning) return;
   await pollUntil({
+    signal: ctx.kube.signal,
     what: `istio-cni to remove ${REDIRECTION} from every pod of ${namespaces.join(', ')}`,
     timeoutMs: ctx.timeouts.podReady,
     read: async () =>
@@ -175,7 +185,7 @@ export async function nodeRules(
   node: string,
   ipset: { namespace: string; pod?: string; unavailable?: string },
 ): Promise<NodeRulesVerdict> {
-  let text = await nodeExec(node, RULES_DUMP, ctx.timeouts.exec);
+  let text = await nodeExec(node, RULES_DUMP, ctx.timeouts.exec, ctx.kube.signal);
   if (ipset.pod) {
     const r = await execInPod(
       ctx.kube,

@@ -45,9 +45,10 @@ export function mergeWithCatalog(
   return merged;
 }
 
-export type Verdict = 'success' | 'partial' | 'failure';
+export type Verdict = 'success' | 'partial' | 'failure' | 'interrupted';
 
 export function verdict(results: TestResultRecord[], phases: PhaseRecord[]): Verdict {
+  if (phases.some((p) => p.status === 'interrupted')) return 'interrupted';
   if (phases.some((p) => p.status === 'failed') || results.some((r) => r.status === 'FAIL')) return 'failure';
   if (results.some((r) => r.status !== 'PASS')) return 'partial';
   return results.length ? 'success' : 'failure';

@@ -62,6 +62,7 @@ export async function startCapture(
     `rm -f /tmp/cap.*; nohup tcpdump -i any -nn -A -s0 -l 'host ${a} and host ${b}' >/tmp/cap.txt 2>/tmp/cap.err </dev/null & echo $! >/tmp/cap.pid`,
   );
   await pollUntil({
+    signal: ctx.kube.signal,
     what: `tcpdump in ${namespace}/${pod} to be listening`,
     timeoutMs: ctx.timeouts.exec,
     intervalMs: 500,
@@ -76,6 +77,7 @@ export async function startCapture(
     async stop() {
       await run('kill -INT $(cat /tmp/cap.pid) 2>/dev/null || true');
       await pollUntil({
+        signal: ctx.kube.signal,
         what: 'tcpdump to exit and flush its output',
         timeoutMs: ctx.timeouts.exec,
         intervalMs: 500,

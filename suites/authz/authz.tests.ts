@@ -79,6 +79,7 @@ export const authzTests = defineSuite('authz', [
         (await kube.core.readNamespacedPod({ namespace: r.ns.y ?? '', name: 'a' })).spec?.nodeName ?? '';
       const zt = (await ztunnelByNode(kube, facts.istioNamespace)).get(node) ?? '';
       const lines = await pollUntil({
+        signal: kube.signal,
         what: `destination ztunnel ${zt} to log the policy rejection of ${srcIp}`,
         timeoutMs: timeouts.ztunnelProgrammed,
         read: async () =>

@@ -112,6 +112,7 @@ export const budgetTests = defineSuite('budget', [
         },
       });
       const pod = await pollUntil({
+        signal: kube.signal,
         what: `pod ${ns}/declared to be captured by istio-cni`,
         timeoutMs: ctx.timeouts.podReady,
         read: () => kube.core.readNamespacedPod({ namespace: ns, name: 'declared' }),

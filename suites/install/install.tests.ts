@@ -57,6 +57,7 @@ export const installTests = defineSuite('install', [
       const nodes = nodeList.map((n) => n.metadata?.name ?? '');
       expect(cniNodes, 'istio-cni-node must be able to run on every node').toEqual(nodes);
       await pollUntil({
+        signal: kube.signal,
         what: `istiod Ready and one Ready istio-cni-node and ztunnel pod on each of ${nodes.length} nodes (ztunnel: ${ztNodes.length})`,
         timeoutMs: timeouts.podReady,
         read: async () => ({
@@ -136,6 +137,7 @@ export const installTests = defineSuite('install', [
         kube.core.createNamespacedPod({ namespace: ns, body: pod }),
       );
       const captured = await pollUntil({
+        signal: kube.signal,
         what: `pod ${ns}/probe-server to be Ready and annotated ambient.istio.io/redirection=enabled`,
         timeoutMs: timeouts.podReady,
         read: () => kube.core.readNamespacedPod({ namespace: ns, name: 'probe-server' }),

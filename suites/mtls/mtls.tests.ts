@@ -71,6 +71,7 @@ export const mtlsTests = defineSuite('mtls', [
       ];
       const ztunnels = await ztunnelByNode(kube, facts.istioNamespace);
       const problems = await pollUntil({
+        signal: kube.signal,
         what: 'every ztunnel to list the probe pods with the right protocol, and each meshed pod Up on its node',
         timeoutMs: timeouts.ztunnelProgrammed,
         read: async () => {
@@ -111,6 +112,7 @@ export const mtlsTests = defineSuite('mtls', [
       const version = await run(['istioctl', 'version', '--remote=false'], {
         timeoutMs: timeouts.exec,
         echo: false,
+        signal: kube.signal,
       });
       if (!version.notFound && version.exitCode === 0) {
         const r = await run(
@@ -124,7 +126,7 @@ export const mtlsTests = defineSuite('mtls', [
             '-i',
             facts.istioNamespace,
           ],
-          { timeoutMs: timeouts.exec },
+          { timeoutMs: timeouts.exec, signal: kube.signal },
         );
         const rows = parseIstioctlWorkloads(r.stdout);
         ctx.scope.attach('istioctl-ztunnel-config-workloads.txt', r.stdout);
@@ -178,6 +180,7 @@ export const mtlsTests = defineSuite('mtls', [
         ] as const) {
           const zt = ztunnels.get(node) ?? '';
           const entries = await pollUntil({
+            signal: kube.signal,
             what: `the ${side} ztunnel (${zt}) to log the ${direction} connection ${ips[0]} -> ${ips[1]}`,
             timeoutMs: timeouts.ztunnelProgrammed,
             read: async () =>
@@ -341,6 +344,7 @@ export const mtlsTests = defineSuite('mtls', [
       ];
       const ztunnels = await ztunnelByNode(kube, facts.istioNamespace);
       const problems = await pollUntil({
+        signal: kube.signal,
         what: 'each node’s ztunnel to hold an Available, valid certificate for each meshed pod’s identity',
         timeoutMs: timeouts.ztunnelProgrammed,
         read: async () => {

@@ -160,6 +160,7 @@ export const netpolTests = defineSuite('netpol', [
       );
       const needle = 'maybe a NetworkPolicy is blocking HBONE port 15008';
       const logs = await pollUntil({
+        signal: kube.signal,
         what: `ztunnel on ${node} to log "${needle}"`,
         timeoutMs: ctx.timeouts.dataplaneConvergence,
         read: () =>
@@ -310,6 +311,7 @@ export const netpolTests = defineSuite('netpol', [
       );
       const fix = `allow the kubelet's SNATed probes: ingress from ipBlock ${KUBELET_PROBE_SNAT_V4} (IPv6 fd16:9254:7127:1337:ffff:ffff:ffff:ffff/128); the runbook's policies lack it`;
       await pollUntil({
+        signal: kube.signal,
         what: `pod ${ns}/probed to become Ready under default-deny`,
         timeoutMs: ctx.timeouts.podReady,
         read: () => kube.core.readNamespacedPod({ namespace: ns, name: 'probed' }),
@@ -320,6 +322,7 @@ export const netpolTests = defineSuite('netpol', [
         fix,
       });
       await holdsFor({
+        signal: kube.signal,
         what: `pod ${ns}/probed staying Ready without restarts`,
         durationMs: 30_000,
         read: () => kube.core.readNamespacedPod({ namespace: ns, name: 'probed' }),

@@ -101,6 +101,7 @@ export const removalTests = defineSuite('removal', [
       const { ns, client, server } = await servedPair(ctx, 'removal-01');
       const check = async (stage: string, wantProtocol: string, wantAnnotation: string | undefined) => {
         const state = await pollUntil({
+          signal: ctx.kube.signal,
           what: `${stage}: the server pod to be ${wantProtocol} in ztunnel with redirection=${wantAnnotation ?? '(absent)'}`,
           timeoutMs: ctx.timeouts.ztunnelProgrammed,
           read: async () => {
@@ -175,7 +176,7 @@ export const removalTests = defineSuite('removal', [
       for (const r of [...dataPlane].reverse()) {
         const un = await run(
           uninstallArgv(helm, r.name, facts.istioNamespace, timeouts.helmUninstall, target),
-          { timeoutMs: timeouts.helmUninstall + 30_000 },
+          { timeoutMs: timeouts.helmUninstall + 30_000, signal: ctx.kube.signal },
         );
         expect(un.exitCode, un.stderr).toBe(0);
       }
@@ -243,7 +244,7 @@ export const removalTests = defineSuite('removal', [
           timeouts.helmUninstall,
           target,
         );
-        const res = await run(argv, { timeoutMs: timeouts.helmUninstall + 30_000 });
+        const res = await run(argv, { timeoutMs: timeouts.helmUninstall + 30_000, signal: kube.signal });
         scope.log(`helm uninstall ${r.name}: exit ${res.exitCode}`);
         expect(res.exitCode, `${argv.join(' ')}\n${res.stderr}`).toBe(0);
       }
@@ -251,6 +252,7 @@ export const removalTests = defineSuite('removal', [
 
       let inconclusive: string[] = [];
       const problems = await pollUntil({
+        signal: kube.signal,
         what: 'the cluster and every node to be free of Istio (istio-cni cleans up its CNI entry and host rules as it shuts down)',
         timeoutMs: timeouts.podReady,
         intervalMs: 5000,
@@ -261,9 +263,9 @@ export const removalTests = defineSuite('removal', [
           inconclusive = [];
           for (const node of facts.nodes) {
             left.push(
-              ...istioCniLeftovers(splitDump(await nodeExec(node, NET_D_DUMP, timeouts.exec))).map(
-                (x) => `${node}: ${x}`,
-              ),
+              ...istioCniLeftovers(
+                splitDump(await nodeExec(node, NET_D_DUMP, timeouts.exec, kube.signal)),
+              ).map((x) => `${node}: ${x}`),
             );
             const rules = await nodeRules(ctx, node, {
               namespace: toolsNs,

@@ -14,6 +14,8 @@ export interface FakeApiServer {
   /** Bodies received by POST, by path. */
   bodies: Map<string, unknown[]>;
   namespaces: Map<string, Record<string, unknown>>;
+  /** coordination.k8s.io/v1 Leases by "<namespace>/<name>" (run markers). */
+  leases: Map<string, Record<string, unknown>>;
   close(): Promise<void>;
 }
 
@@ -41,6 +43,7 @@ export async function startFakeApiServer(
     ['default', { metadata: { name: 'default', labels: {} } }],
   ]);
   const requests: string[] = [];
+  const leases = new Map<string, Record<string, unknown>>();
   const bodies = new Map<string, unknown[]>();
   const agents: string[] = [];
   const istioReady = opts.istioReady ?? true;
@@ -81,6 +84,42 @@ export async function startFakeApiServer(
             return o;
           }),
         });
+      // coordination.k8s.io/v1 Leases (the run marker), any namespace, keyed "<ns>/<name>".
+      const leaseList = /^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/([^/]+)\/leases$/.exec(p);
+      if (leaseList && req.method === 'POST') {
+        const obj = JSON.parse(body) as { metadata: { name: string; namespace?: string } };
+        const key = `${leaseList[1] ?? ''}/${obj.metadata.name}`;
+        if (leases.has(key))
+          return send(409, { kind: 'Status', status: 'Failure', reason: 'AlreadyExists', code: 409 });
+        leases.set(key, { ...obj, metadata: { ...obj.metadata, namespace: leaseList[1] } });
+        return send(201, leases.get(key));
+      }
+      if (leaseList && req.method === 'GET') {
+        const sel = url.searchParams.get('labelSelector');
+        const items = [...leases.entries()]
+          .filter(([k]) => k.startsWith(`${leaseList[1] ?? ''}/`))
+          .map(([, v]) => v)
+          .filter((l) => {
+            if (!sel) return true;
+            const [k, v] = sel.split('=');
+            return ((l.metadata as { labels?: Record<string, string> }).labels ?? {})[k ?? ''] === v;
+          });
+        return send(200, { kind: 'LeaseList', apiVersion: 'coordination.k8s.io/v1', metadata: {}, items });
+      }
+      const lease = /^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/([^/]+)\/leases\/([^/]+)$/.exec(p);
+      if (lease) {
+        const key = `${lease[1] ?? ''}/${decodeURIComponent(lease[2] ?? '')}`;
+        if (req.method === 'GET') return leases.has(key) ? send(200, leases.get(key)) : notFound();
+        if (req.method === 'PUT') {
+          if (!leases.has(key)) return notFound();
+          leases.set(key, JSON.parse(body) as Record<string, unknown>);
+          return send(200, leases.get(key));
+        }
+        if (req.method === 'DELETE') {
+          if (!leases.delete(key)) return notFound();
+          return send(200, { kind: 'Status', status: 'Success' });
+        }
+      }
       if (p === '/version') return send(200, { major: '1', minor: '34', gitVersion: 'v1.34.0' });
       if (p === '/api/v1/nodes')
         return send(200, {
@@ -193,6 +232,7 @@ export async function startFakeApiServer(
     bodies,
     agents,
     namespaces,
+    leases,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
