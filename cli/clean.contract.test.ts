@@ -191,6 +191,58 @@ describe('ambient-conformance clean', { timeout: 90_000 }, () => {
     expect(key && api.leases.has(key)).toBe(false);
   });
 
+  it('SIGTERM during clean --yes stops the uninstall in flight and exits 143; the marker stays for the next clean', async () => {
+    seed();
+    const home = mkdtempSync(path.join(os.tmpdir(), 'home-'));
+    const kubeconfig = path.join(home, 'kubeconfig');
+    writeFileSync(kubeconfig, kubeconfigFor(api.url, 'staging'), { mode: 0o600 });
+    const pidFile = path.join(home, 'pid');
+    const fake = makeFakeBin({
+      helm: [
+        { match: 'version', stdout: fixture('helm/version-short-v4.stdout') },
+        { match: 'uninstall', script: `echo $$ > '${pidFile}'; exec sleep 120` },
+      ],
+    });
+    const child = execa(process.execPath, [BIN, 'clean', '--kubeconfig', kubeconfig, '--yes'], {
+      reject: false,
+      forceKillAfterDelay: false,
+      env: { PATH: fake.path, HOME: home, AMBIENT_TOOL_CACHE: path.join(home, 'tools') },
+      extendEnv: false,
+    });
+    await pollUntil({
+      what: 'helm uninstall to be blocked',
+      timeoutMs: 60_000,
+      intervalMs: 100,
+      read: () => Promise.resolve(existsSync(pidFile)),
+      judge: (b) => ({ done: b, seen: String(b) }),
+    });
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    child.kill('SIGTERM');
+    const r = await child;
+    expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(143);
+    expect(r.stderr).toContain('clean: interrupted by SIGTERM');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    await pollUntil({
+      what: `the cancelled helm uninstall (pid ${pid}) to be gone`,
+      timeoutMs: 10_000,
+      intervalMs: 100,
+      read: () =>
+        Promise.resolve(
+          (() => {
+            try {
+              process.kill(pid, 0);
+              return true;
+            } catch {
+              return false;
+            }
+          })(),
+        ),
+      judge: (a) => ({ done: !a, seen: a ? 'alive' : 'gone' }),
+    });
+    expect(api.leases.has('default/ambient-conformance-run-stale')).toBe(true);
+    expect(fake.calls('helm').filter((c) => c[0] === 'uninstall')).toHaveLength(1);
+  });
+
   it('an API that does not answer is exit 3 naming its address; a bad kubeconfig is exit 2', async () => {
     const home = mkdtempSync(path.join(os.tmpdir(), 'home-'));
     const kc = path.join(home, 'kc');

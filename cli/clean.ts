@@ -1,6 +1,6 @@
 import path from 'node:path';
 import Table from 'cli-table3';
-import { InterruptedError, PreflightError } from '../harness/errors.ts';
+import { asInterrupted, PreflightError, UserInputError } from '../harness/errors.ts';
 import { run } from '../harness/exec.ts';
 import { uninstallArgv } from '../harness/helm.ts';
 import { makeClients } from '../harness/kube/client.ts';
@@ -30,6 +30,19 @@ export interface CleanFlags {
  * (or without --yes), 1 when a removal failed, 2 for bad input, 3 when the API does not answer.
  */
 export async function cleanCommand(flags: CleanFlags, signal?: AbortSignal): Promise<number> {
+  for (const [flag, v] of [
+    ['--kubeconfig', flags.kubeconfig],
+    ['--context', flags.context],
+  ] as const)
+    if (v !== undefined && v.trim() === '')
+      throw new UserInputError(`${flag}: an empty value`, {
+        expected:
+          flag === '--context'
+            ? 'a context name from the kubeconfig (leave the flag out to use its current-context)'
+            : 'the path of a kubeconfig file',
+        seen: 'an empty value',
+      });
+  const interrupted = () => asInterrupted(signal ?? AbortSignal.abort(), 'clean');
   const kubeconfig = path.resolve(flags.kubeconfig ?? defaultKubeconfig(process.env));
   checkKubeconfig(kubeconfig, flags.context);
   const t = resolveTimeouts();
@@ -54,11 +67,12 @@ export async function cleanCommand(flags: CleanFlags, signal?: AbortSignal): Pro
       includeKept: flags.includeKept === true,
     });
   } catch (e) {
-    if (signal?.aborted) throw new InterruptedError('clean: interrupted');
+    if (signal?.aborted) throw interrupted();
     const server = kube.kc.getCurrentCluster()?.server ?? 'unknown address';
+    const cause = (e as { cause?: { code?: string; message?: string } } | null)?.cause;
     throw new PreflightError(`the cluster API at ${server} does not answer`, {
       expected: `an API server reachable with ${kubeconfig}${flags.context ? ` (context ${flags.context})` : ''} that lets this user list Leases in default and namespaces`,
-      seen: e instanceof Error ? e.message : String(e),
+      seen: `${e instanceof Error ? e.message : String(e)}${cause ? ` (${cause.code ?? cause.message ?? ''})` : ''}`,
       fix: 'check the kubeconfig and context (kubectl --kubeconfig … get namespaces)',
     });
   }
@@ -70,7 +84,11 @@ export async function cleanCommand(flags: CleanFlags, signal?: AbortSignal): Pro
     return 0;
   }
   if (!runs.length) {
-    process.stdout.write('Nothing of ambient-conformance in this cluster.\n');
+    process.stdout.write(
+      flags.json
+        ? `${JSON.stringify({ runs: [], removed: [], failures: [] })}\n`
+        : 'Nothing of ambient-conformance in this cluster.\n',
+    );
     return 0;
   }
   const table = new Table({
@@ -87,7 +105,7 @@ export async function cleanCommand(flags: CleanFlags, signal?: AbortSignal): Pro
       r.namespaces.join('\n') || '-',
       r.remove ? 'yes' : 'no',
     ]);
-  process.stdout.write(`${redact(table.toString())}\n`);
+  if (!flags.json) process.stdout.write(`${redact(table.toString())}\n`);
   const doomed = runs.filter((r) => r.remove);
   if (!flags.yes) {
     if (!doomed.length) {
@@ -112,7 +130,10 @@ export async function cleanCommand(flags: CleanFlags, signal?: AbortSignal): Pro
       fix: 'install helm, or run `ambient-conformance doctor`',
     });
   const failures: string[] = [];
+  const removed: string[] = [];
   for (const r of doomed) {
+    // Ctrl-C stops here: nothing more is started, and the next `clean` lists what is left.
+    if (signal?.aborted) throw interrupted();
     log.info(`removing run ${r.runId} (${r.state})`);
     let ok = true;
     for (const rel of [...r.releases].reverse()) {
@@ -125,7 +146,7 @@ export async function cleanCommand(flags: CleanFlags, signal?: AbortSignal): Pro
         target,
       );
       const res = await run(argv, { timeoutMs: t.helmUninstall + 30_000, ...(signal ? { signal } : {}) });
-      if (res.cancelled) throw new InterruptedError('clean: interrupted');
+      if (res.cancelled || signal?.aborted) throw interrupted();
       if (res.exitCode !== 0 && !/not found/i.test(res.stderr)) {
         ok = false;
         failures.push(
@@ -136,22 +157,30 @@ export async function cleanCommand(flags: CleanFlags, signal?: AbortSignal): Pro
     try {
       await deleteNamespacesByLabel(kube, `${RUN_ID_LABEL}=${r.runId}`, t.namespaceDelete);
     } catch (e) {
+      if (signal?.aborted) throw interrupted();
       ok = false;
       failures.push(`namespaces of run ${r.runId}: ${e instanceof Error ? e.message : String(e)}`);
     }
     // The marker goes last, and only when everything it records is gone: a failed sweep can be retried.
+    if (ok && !r.hasMarker) removed.push(r.runId);
     if (ok && r.hasMarker) {
       try {
         await deleteMarker(kube, r.runId);
+        removed.push(r.runId);
       } catch (e) {
+        if (signal?.aborted) throw interrupted();
         failures.push(`run marker of ${r.runId}: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
   }
+  if (flags.json)
+    process.stdout.write(
+      `${redact(JSON.stringify({ runs: doomed.map((r) => r.runId), removed, failures }, null, 2))}\n`,
+    );
   if (failures.length) {
     process.stderr.write(`clean: ${failures.length} removal(s) failed:\n  ${failures.join('\n  ')}\n`);
     return 1;
   }
-  process.stdout.write(`Removed ${doomed.length} run(s).\n`);
+  if (!flags.json) process.stdout.write(`Removed ${doomed.length} run(s).\n`);
   return 0;
 }

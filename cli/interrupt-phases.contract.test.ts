@@ -93,6 +93,7 @@ function runFolder(reports: string) {
     summary: readFileSync(path.join(dir, 'summary.md'), 'utf8'),
     report: JSON.parse(readFileSync(path.join(dir, 'conformance-report.json'), 'utf8')) as {
       summary: { result: string };
+      results: Record<string, { status: string; reason?: string }>;
       phases: { name: string; status: string; detail?: string }[];
     },
     leftovers: JSON.parse(readFileSync(path.join(dir, 'leftovers.json'), 'utf8')) as LeftoversRecord,
@@ -259,7 +260,9 @@ describe.concurrent('interrupting a kind run in each phase', { timeout: 180_000 
         judge: (a) => ({ done: !a, seen: a ? 'alive' : 'gone' }),
       });
       const f = runFolder(reports);
-      expect(f.leftovers.state).toBe(`cleanup abandoned (${signal} again)`);
+      // The tests had finished: their results stay (here every claim was deselected, so SKIP).
+      expect(f.report.results['INSTALL-01']).toMatchObject({ status: 'SKIP', reason: 'skipped by --skip *' });
+      expect(f.leftovers.state).toBe(`cleanup abandoned (a second signal: ${signal})`);
       expect(f.leftovers.left).toEqual([
         {
           what: 'delete kind cluster ac-clean',
@@ -315,3 +318,41 @@ describe.concurrent(
     );
   },
 );
+
+describe("interrupting a --keep run on a user's cluster", { timeout: 180_000 }, () => {
+  it('SIGINT during helm install istiod with --keep: the install is stopped, nothing is uninstalled, the marker says kept and the record lists what is kept', async () => {
+    const { home, reports, pidFile } = homeDir();
+    const kubeconfig = path.join(home, 'kubeconfig');
+    writeFileSync(kubeconfig, kubeconfigFor(api.url, 'staging'), { mode: 0o600 });
+    const fake = makeFakeBin({
+      helm: [
+        { match: 'version', stdout: fixture('helm/version-short-v4.stdout') },
+        { match: 'list', stdout: '[]\n' },
+        blocking('install istiod ', pidFile),
+        { match: 'install', stdout: 'STATUS: deployed\n' },
+        { match: 'uninstall', stdout: 'release uninstalled\n' },
+      ],
+    });
+    const before = new Set(api.leases.keys());
+    const child = start(['--kubeconfig', kubeconfig, '--keep', '--reports-dir', reports], fake.path, home);
+    const pid = await blockedPid({ pidFile, child }, 'helm install istiod to be blocked');
+    child.kill('SIGINT');
+    const r = await child;
+    expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(130);
+    expect(alive(pid)).toBe(false);
+    expect(fake.calls('helm').filter((c) => c[0] === 'uninstall')).toEqual([]);
+    const f = runFolder(reports);
+    expect(f.leftovers.state).toBe('interrupted by SIGINT during istio; kept (--keep)');
+    expect(f.leftovers.left.map((l) => l.what)).toEqual([
+      expect.stringMatching(/^namespaces labelled ambient-conformance\.io\/run-id=/) as string,
+      'helm uninstall istiod',
+      'helm uninstall istio-base',
+      expect.stringMatching(/^delete run marker Lease default\/ambient-conformance-/) as string,
+    ]);
+    const key = [...api.leases.keys()].find((k) => !before.has(k));
+    const lease = (key ? api.leases.get(key) : undefined) as
+      { metadata: { annotations?: Record<string, string> } } | undefined;
+    expect(lease?.metadata.annotations?.['ambient-conformance.io/kept']).toBe('true');
+    if (key) api.leases.delete(key);
+  });
+});

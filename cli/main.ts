@@ -6,7 +6,12 @@ import { Command, CommanderError, Option } from 'commander';
 import { cleanCommand, type CleanFlags } from './clean.ts';
 import { installSignalCleanup, renderLeftovers, writeLeftoversRecord } from '../harness/cleanup.ts';
 import { renderDoctor, runDoctor } from '../harness/doctor.ts';
-import { InterruptedError, isConformanceError, PreflightError } from '../harness/errors.ts';
+import {
+  InterruptedError,
+  isConformanceError,
+  PreflightError,
+  throwIfInterrupted,
+} from '../harness/errors.ts';
 import type { RunFacts } from '../harness/facts.ts';
 import { Orchestrator } from '../harness/orchestrator.ts';
 import { buildPlan, planToJson, type PlanInput, type RunSettings } from '../harness/plan.ts';
@@ -64,7 +69,7 @@ interface Prepared {
   input: PlanInput;
 }
 
-async function prepare(flags: RunFlags & { verbose?: boolean }): Promise<Prepared> {
+async function prepare(flags: RunFlags & { verbose?: boolean }, signal?: AbortSignal): Promise<Prepared> {
   if (flags.verbose) log.setVerbose(true);
   // loadProfile checks --istio-version first, with the validator istio.version uses
   // (harness/istio/versions.ts checkIstioVersion), and refuses an empty --profile.
@@ -77,8 +82,12 @@ async function prepare(flags: RunFlags & { verbose?: boolean }): Promise<Prepare
   const settings = resolveSettings(flags, catalog);
   const timeoutMs = profile.timeouts.preflight;
   const [kind, helm] = await Promise.all([
-    resolveTool('kind', { timeoutMs }),
-    resolveTool('helm', { timeoutMs, minimum: minimumHelmFor(profile.doc.istio.chartRepository) }),
+    resolveTool('kind', { timeoutMs, ...(signal ? { signal } : {}) }),
+    resolveTool('helm', {
+      timeoutMs,
+      minimum: minimumHelmFor(profile.doc.istio.chartRepository),
+      ...(signal ? { signal } : {}),
+    }),
   ]);
   for (const w of [...kind.warnings, ...helm.warnings]) log.warn(w);
   return {
@@ -214,7 +223,23 @@ async function runVitest(
 
 async function runCommand(flags: RunFlags & { verbose?: boolean }): Promise<number> {
   const startedAt = new Date();
-  const { profile, settings, input } = await prepare(flags);
+  // A signal while the tools are probed: nothing exists yet, so stop with a message and no reports.
+  const early = new AbortController();
+  const onEarly = (sig: NodeJS.Signals) =>
+    early.abort(
+      new InterruptedError(`interrupted by ${sig} before the run started: nothing was created`, sig),
+    );
+  process.on('SIGINT', onEarly);
+  process.on('SIGTERM', onEarly);
+  let prepared: Prepared;
+  try {
+    prepared = await prepare(flags, early.signal);
+  } finally {
+    process.off('SIGINT', onEarly);
+    process.off('SIGTERM', onEarly);
+  }
+  throwIfInterrupted(early.signal, 'run');
+  const { profile, settings, input } = prepared;
   mkdirSync(settings.runDir, { recursive: true });
   const plan = buildPlan(input);
   writeFileSync(path.join(settings.runDir, 'plan.json'), redact(JSON.stringify(planToJson(plan), null, 2)));
@@ -245,16 +270,21 @@ async function runCommand(flags: RunFlags & { verbose?: boolean }): Promise<numb
       const during = phases.current ?? (facts ? 'reports' : 'setup');
       const what = `interrupted by ${signal} during ${during}`;
       log.warn(
-        `${signal} received during ${during}: cancelling the step in flight, then removing what this run created (send ${signal} again to stop cleanup at once)`,
+        `${signal} received during ${during}: cancelling the step in flight, then removing what this run created (send a second signal to stop cleanup at once)`,
       );
       phases.interrupt(what);
       runCtl.abort(new InterruptedError(what, signal));
       // Within moments of the signal: what exists and how to remove it, in case a SIGKILL follows.
-      recordLeftovers(`${what}; cleanup starting`);
+      recordLeftovers(`${what}; ${settings.keep ? 'kept (--keep)' : 'cleanup starting'}`);
       // The cancelled step and Vitest stop (both bounded: SIGKILL 3 s after SIGTERM) before
       // anything is deleted under them.
       await Promise.all([settleWithin(inFlight, 3_500), stopVitest?.()]);
-      writeRunReports(settings, profile, phases, facts ?? orch.facts(), [], startedAt, `not run: ${what}`);
+      // Tests that finished keep their results; the others are NOT RUN with the reason.
+      const done = readResults(path.join(settings.runDir, 'results.json'));
+      const notRun = `not run: ${what}`;
+      writeRunReports(settings, profile, phases, facts ?? orch.facts(), done, startedAt, notRun);
+      // With --keep nothing is removed: the record lists what is kept, and stays so.
+      const kept = settings.keep ? orch.leftovers() : undefined;
       const failures = await phases
         .phase(
           'cleanup',
@@ -262,19 +292,21 @@ async function runCommand(flags: RunFlags & { verbose?: boolean }): Promise<numb
           () => orch.teardown(settings.keep),
         )
         .catch((e: unknown) => [errorText(e, false)]);
-      recordLeftovers(
-        failures.length ? `${what}; cleanup left something behind` : `${what}; cleanup finished`,
-      );
-      writeRunReports(settings, profile, phases, facts ?? orch.facts(), [], startedAt, `not run: ${what}`);
+      if (kept) writeLeftoversRecord(leftoversFile, settings.runId, `${what}; kept (--keep)`, kept);
+      else
+        recordLeftovers(
+          failures.length ? `${what}; cleanup left something behind` : `${what}; cleanup finished`,
+        );
+      writeRunReports(settings, profile, phases, facts ?? orch.facts(), done, startedAt, notRun);
       process.stderr.write(
-        `\n${what}. ${failures.length ? `Cleanup left something behind:\n${renderLeftovers(orch.leftovers())}` : settings.keep ? 'Kept (--keep).' : 'Everything this run created was removed.'}\nReports: ${settings.runDir}\n`,
+        `\n${what}. ${failures.length ? `Cleanup left something behind:\n${renderLeftovers(orch.leftovers())}` : kept ? `Kept (--keep):\n${renderLeftovers(kept)}` : 'Everything this run created was removed.'}\nReports: ${settings.runDir}\n`,
       );
     },
     second: (signal) => {
-      cleanupCtl.abort(new InterruptedError(`cleanup abandoned (${signal} again)`, signal));
-      recordLeftovers(`cleanup abandoned (${signal} again)`);
+      cleanupCtl.abort(new InterruptedError(`cleanup abandoned (a second signal: ${signal})`, signal));
+      recordLeftovers(`cleanup abandoned (a second signal: ${signal})`);
       process.stderr.write(
-        `\n${signal} again: cleanup abandoned. Left behind:\n${renderLeftovers(orch.leftovers())}\n(recorded in ${leftoversFile}; \`ambient-conformance clean\` removes what runs of this tool left)\n`,
+        `\n${signal} (a second signal): cleanup abandoned. Left behind:\n${renderLeftovers(orch.leftovers())}\n(recorded in ${leftoversFile}; \`ambient-conformance clean\` removes what runs of this tool left in a cluster of yours)\n`,
       );
     },
   });
@@ -490,11 +522,16 @@ export function buildProgram(): Command {
       'machine-readable listing: {"runs":[{"runId","state","why","releases","namespaces","remove","commands"}]}',
     )
     .action(async (flags: CleanFlags) => {
-      // Ctrl-C stops the removal in flight; what is left is listed by the next `clean`.
+      // Ctrl-C stops the removal in flight and exits 130/143; the next `clean` lists what is left.
+      // process.on, not once: while the handler is installed, execa's signal-exit does not
+      // re-raise the signal and kill the process before the removal is stopped.
       const ctl = new AbortController();
-      const stop = (sig: NodeJS.Signals) => ctl.abort(new InterruptedError(`clean: ${sig}`, sig));
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      const stop = (sig: NodeJS.Signals) =>
+        ctl.abort(
+          new InterruptedError(`clean: interrupted by ${sig}; run it again to see what is left`, sig),
+        );
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
       try {
         process.exitCode = await cleanCommand(flags, ctl.signal);
       } finally {

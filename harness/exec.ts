@@ -26,8 +26,9 @@ export interface ExecOptions {
   /** Print the command before running it (default true). */
   echo?: boolean;
   /**
-   * Cancels the command: SIGTERM at once, SIGKILL 3 s later if it is still running (execa's
-   * cancelSignal and forceKillAfterDelay). An already aborted signal starts nothing.
+   * Cancels the command and its descendants: SIGTERM at once, SIGKILL 3 s later if it is still
+   * running (execa's cancelSignal, killDescendants and forceKillAfterDelay). An already aborted
+   * signal starts nothing.
    */
   signal?: AbortSignal;
 }
@@ -49,6 +50,11 @@ export async function run(argv: readonly string[], options: ExecOptions): Promis
     // A supervisor gives a few seconds between SIGINT/SIGTERM and SIGKILL: a child that ignores
     // SIGTERM is killed after 3 s so cleanup can still start within the first 5 s.
     forceKillAfterDelay: 3000,
+    // The whole tree: kind runs docker CLI children, helm plugins run theirs. On Unix execa puts
+    // the command in its own process group and signals the group (execa 10.2.1
+    // lib/terminate/kill-descendants.js), so a terminal's Ctrl-C reaches only this process,
+    // whose handler decides what stops and when.
+    killDescendants: true,
     ...(options.signal ? { cancelSignal: options.signal } : {}),
     env: options.env,
     input: options.input,

@@ -365,7 +365,11 @@ export class Orchestrator {
         return;
       }
       case step.id === 'cluster.marker': {
-        const marker = new MarkerHandle(() => this.clients(), s.runId);
+        const marker = new MarkerHandle(
+          () => this.clients(),
+          () => this.clientsForCleanup(),
+          s.runId,
+        );
         // Registered before the create (a create whose answer was lost still leaves the object);
         // deleted last, after everything it records is gone.
         const undo = this.step('cleanup.marker');

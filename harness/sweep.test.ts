@@ -42,6 +42,12 @@ describe('run marker (coordination.k8s.io/v1 Lease)', () => {
     expect(parseMarker(markerLease('r', 'h', NOW, [], true))?.kept).toBe(true);
   });
 
+  it('writes MicroTime with exactly six fractional digits, as the API server parses it (RFC3339Micro)', () => {
+    const json = JSON.stringify(markerLease('r', 'h', new Date('2026-11-30T01:00:00.259Z'), []));
+    expect(json).toContain('"renewTime":"2026-11-30T01:00:00.259000Z"');
+    expect(json).toContain('"acquireTime":"2026-11-30T01:00:00.259000Z"');
+  });
+
   it('a Lease without the run-ID label is not a marker; a garbled releases annotation reads as none', () => {
     expect(parseMarker({ metadata: { name: 'x' } })).toBeUndefined();
     const lease = markerLease('r', 'h', NOW, []);

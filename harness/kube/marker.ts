@@ -1,7 +1,8 @@
 import os from 'node:os';
-import type { V1Lease } from '@kubernetes/client-node';
+import { V1MicroTime, type V1Lease } from '@kubernetes/client-node';
+import { log } from '../progress.ts';
 import { MANAGED_BY, MANAGED_BY_LABEL, RUN_ID_LABEL } from '../plan.ts';
-import { createWithRetry, isNotFound, withRetry, type KubeClients } from './client.ts';
+import { createWithRetry, isNotFound, statusOf, withRetry, type KubeClients } from './client.ts';
 import { MARKER_NAMESPACE, MARKER_PREFIX, RENEW_EVERY_MS, markerName } from './marker-names.ts';
 
 /**
@@ -14,7 +15,11 @@ import { MARKER_NAMESPACE, MARKER_PREFIX, RENEW_EVERY_MS, markerName } from './m
  * label releases (`--labels` arrived in 3.13), hence a marker object rather than release labels.
  *
  * Lease fields (holderIdentity, leaseDurationSeconds, acquireTime, renewTime as RFC 3339
- * MicroTime) follow kubernetes v1.34.0 staging/src/k8s.io/api/coordination/v1/types.go.
+ * MicroTime) follow kubernetes v1.34.0 staging/src/k8s.io/api/coordination/v1/types.go. MicroTime
+ * is parsed with exactly six fractional digits (apimachinery v0.34.0
+ * pkg/apis/meta/v1/micro_time.go, RFC3339Micro): client-node's V1MicroTime writes them, a plain
+ * Date (three digits) is refused with 400. A Lease update must carry the resourceVersion it
+ * replaces (pkg/registry/coordination/lease/strategy.go: no unconditional update), else 422.
  */
 export { MARKER_NAMESPACE, MARKER_PREFIX, RENEW_EVERY_MS, markerName };
 /** JSON array of {"name","namespace"}: the Helm releases the run installs, in install order. */
@@ -49,6 +54,7 @@ export function markerLease(
   now: Date,
   releases: ReleaseRef[],
   kept = false,
+  resourceVersion?: string,
 ): V1Lease {
   return {
     apiVersion: 'coordination.k8s.io/v1',
@@ -56,6 +62,7 @@ export function markerLease(
     metadata: {
       name: markerName(runId),
       namespace: MARKER_NAMESPACE,
+      ...(resourceVersion ? { resourceVersion } : {}),
       labels: { [RUN_ID_LABEL]: runId, [MANAGED_BY_LABEL]: MANAGED_BY },
       annotations: {
         [RELEASES_ANNOTATION]: JSON.stringify(releases),
@@ -65,8 +72,8 @@ export function markerLease(
     spec: {
       holderIdentity: holder,
       leaseDurationSeconds: LEASE_SECONDS,
-      acquireTime: now,
-      renewTime: now,
+      acquireTime: new V1MicroTime(now),
+      renewTime: new V1MicroTime(now),
     },
   };
 }
@@ -118,48 +125,76 @@ export class MarkerHandle {
   private releases: ReleaseRef[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly holder = holderIdentity();
+  private kept = false;
+  private acquired = new Date();
+  private warned = false;
+  /** Clients for the run's own calls (cancelled with the run) and for renewal and --keep. */
   private readonly kube: () => KubeClients;
+  private readonly lasting: () => KubeClients;
   readonly runId: string;
-  constructor(kube: () => KubeClients, runId: string) {
+  constructor(kube: () => KubeClients, lasting: () => KubeClients, runId: string) {
     this.kube = kube;
+    this.lasting = lasting;
     this.runId = runId;
   }
 
   async create(): Promise<void> {
-    const body = markerLease(this.runId, this.holder, new Date(), this.releases);
+    this.acquired = new Date();
+    const body = markerLease(this.runId, this.holder, this.acquired, this.releases);
     await createWithRetry(`create run marker ${MARKER_NAMESPACE}/${markerName(this.runId)}`, () =>
       this.kube().coordination.createNamespacedLease({ namespace: MARKER_NAMESPACE, body }),
     );
     this.timer = setInterval(() => {
-      this.renew().catch(() => undefined);
+      this.renew(this.lasting()).catch((e: unknown) => {
+        // A marker that is not renewed looks stale to `clean` after 3 minutes: say so once.
+        if (!this.warned)
+          log.warn(
+            `run marker ${markerName(this.runId)} could not be renewed (${e instanceof Error ? e.message : String(e)}); \`clean\` elsewhere may take this run for a dead one`,
+          );
+        this.warned = true;
+      });
     }, RENEW_EVERY_MS);
     this.timer.unref();
   }
 
-  /** Adds a release (before it is installed) and renews. */
+  /** Adds a release (before it is installed) and renews; fails the step if it cannot. */
   async addRelease(r: ReleaseRef): Promise<void> {
     if (!this.releases.some((x) => x.name === r.name && x.namespace === r.namespace)) this.releases.push(r);
-    await this.renew();
+    await this.renew(this.kube());
   }
 
-  /** The run ends with --keep: stop renewing and say so on the marker. */
+  /** The run ends with --keep: stop renewing and say so on the marker (not cancelled by the run's signal). */
   async markKept(): Promise<void> {
     this.stopRenewing();
     this.kept = true;
-    await this.renew();
+    await this.renew(this.lasting());
   }
 
-  private kept = false;
-
-  async renew(): Promise<void> {
-    const body = markerLease(this.runId, this.holder, new Date(), this.releases, this.kept);
-    await withRetry(`renew run marker ${markerName(this.runId)}`, () =>
-      this.kube().coordination.replaceNamespacedLease({
-        name: markerName(this.runId),
-        namespace: MARKER_NAMESPACE,
-        body,
-      }),
-    );
+  /** Read-modify-write with the current resourceVersion; a conflict (409) is retried with a fresh read. */
+  private async renew(kube: KubeClients): Promise<void> {
+    const name = markerName(this.runId);
+    for (let attempt = 1; ; attempt++) {
+      const current = await withRetry(`read run marker ${name}`, () =>
+        kube.coordination.readNamespacedLease({ name, namespace: MARKER_NAMESPACE }),
+      );
+      const body = markerLease(
+        this.runId,
+        this.holder,
+        new Date(),
+        this.releases,
+        this.kept,
+        current.metadata?.resourceVersion,
+      );
+      if (body.spec) body.spec.acquireTime = new V1MicroTime(this.acquired);
+      try {
+        await withRetry(`renew run marker ${name}`, () =>
+          kube.coordination.replaceNamespacedLease({ name, namespace: MARKER_NAMESPACE, body }),
+        );
+        return;
+      } catch (e) {
+        if (statusOf(e) !== 409 || attempt >= 3) throw e;
+      }
+    }
   }
 
   stopRenewing(): void {

@@ -45,6 +45,9 @@ export async function getViaPortForward(
         else socket.once('close', close);
       })
       .catch((e: unknown) => {
+        // The local connection ends with the error; fetch reports it. Without a listener the
+        // destroy would also surface as an uncaught 'error' event.
+        socket.once('error', () => undefined);
         socket.destroy(e instanceof Error ? e : new Error(String(e)));
       });
   });

@@ -44,6 +44,7 @@ export async function startFakeApiServer(
   ]);
   const requests: string[] = [];
   const leases = new Map<string, Record<string, unknown>>();
+  let rv = 100;
   const bodies = new Map<string, unknown[]>();
   const agents: string[] = [];
   const istioReady = opts.istioReady ?? true;
@@ -84,14 +85,34 @@ export async function startFakeApiServer(
             return o;
           }),
         });
-      // coordination.k8s.io/v1 Leases (the run marker), any namespace, keyed "<ns>/<name>".
+      // coordination.k8s.io/v1 Leases (the run marker), any namespace, keyed "<ns>/<name>". As the
+      // API server: MicroTime fields need exactly six fractional digits (apimachinery v0.34.0
+      // pkg/apis/meta/v1/micro_time.go, RFC3339Micro) or 400; an update needs the stored
+      // resourceVersion (pkg/registry/coordination/lease/strategy.go) or 422, a stale one 409.
+      const microTimeProblem = (o: { spec?: Record<string, unknown> }) =>
+        ['acquireTime', 'renewTime']
+          .map((k) => [k, o.spec?.[k]] as const)
+          .find(([, v]) => v !== undefined && !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/.test(String(v)));
+      const badRequest = (message: string, code = 400, reason = 'BadRequest') =>
+        send(code, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason, code, message });
       const leaseList = /^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/([^/]+)\/leases$/.exec(p);
       if (leaseList && req.method === 'POST') {
-        const obj = JSON.parse(body) as { metadata: { name: string; namespace?: string } };
+        const obj = JSON.parse(body) as {
+          metadata: { name: string; namespace?: string };
+          spec?: Record<string, unknown>;
+        };
         const key = `${leaseList[1] ?? ''}/${obj.metadata.name}`;
+        const bad = microTimeProblem(obj);
+        if (bad)
+          return badRequest(
+            `Lease in version "v1" cannot be handled as a Lease: ${bad[0]}: ${String(bad[1])}`,
+          );
         if (leases.has(key))
           return send(409, { kind: 'Status', status: 'Failure', reason: 'AlreadyExists', code: 409 });
-        leases.set(key, { ...obj, metadata: { ...obj.metadata, namespace: leaseList[1] } });
+        leases.set(key, {
+          ...obj,
+          metadata: { ...obj.metadata, namespace: leaseList[1], resourceVersion: String(++rv) },
+        });
         return send(201, leases.get(key));
       }
       if (leaseList && req.method === 'GET') {
@@ -111,8 +132,32 @@ export async function startFakeApiServer(
         const key = `${lease[1] ?? ''}/${decodeURIComponent(lease[2] ?? '')}`;
         if (req.method === 'GET') return leases.has(key) ? send(200, leases.get(key)) : notFound();
         if (req.method === 'PUT') {
-          if (!leases.has(key)) return notFound();
-          leases.set(key, JSON.parse(body) as Record<string, unknown>);
+          const stored = leases.get(key);
+          if (!stored) return notFound();
+          const obj = JSON.parse(body) as {
+            metadata: { resourceVersion?: string };
+            spec?: Record<string, unknown>;
+          };
+          const bad = microTimeProblem(obj);
+          if (bad)
+            return badRequest(
+              `Lease in version "v1" cannot be handled as a Lease: ${bad[0]}: ${String(bad[1])}`,
+            );
+          if (!obj.metadata.resourceVersion)
+            return badRequest(
+              'metadata.resourceVersion: Invalid value: 0x0: must be specified for an update',
+              422,
+              'Invalid',
+            );
+          if (
+            obj.metadata.resourceVersion !== (stored.metadata as { resourceVersion?: string }).resourceVersion
+          )
+            return badRequest(
+              'the object has been modified; please apply your changes to the latest version and try again',
+              409,
+              'Conflict',
+            );
+          leases.set(key, { ...obj, metadata: { ...obj.metadata, resourceVersion: String(++rv) } });
           return send(200, leases.get(key));
         }
         if (req.method === 'DELETE') {
