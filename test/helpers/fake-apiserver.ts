@@ -92,7 +92,11 @@ export async function startFakeApiServer(
       const microTimeProblem = (o: { spec?: Record<string, unknown> }) =>
         ['acquireTime', 'renewTime']
           .map((k) => [k, o.spec?.[k]] as const)
-          .find(([, v]) => v !== undefined && !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/.test(String(v)));
+          .find(
+            ([, v]) =>
+              v !== undefined &&
+              !(typeof v === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/.test(v)),
+          );
       const badRequest = (message: string, code = 400, reason = 'BadRequest') =>
         send(code, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason, code, message });
       const leaseList = /^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/([^/]+)\/leases$/.exec(p);
