@@ -11,6 +11,7 @@ import {
   isConformanceError,
   PreflightError,
   throwIfInterrupted,
+  UserInputError,
 } from '../harness/errors.ts';
 import type { RunFacts } from '../harness/facts.ts';
 import { Orchestrator } from '../harness/orchestrator.ts';
@@ -24,7 +25,13 @@ import { redact } from '../harness/redact.ts';
 import { humanDuration, resolveTimeouts } from '../harness/timeouts.ts';
 import { helmMajor, minimumHelmFor, resolveTool } from '../harness/tools.ts';
 import { catalog } from '../suites/catalog.ts';
-import { collectList, resolveSettings, type RunFlags } from '../harness/settings.ts';
+import {
+  checkKubeconfig,
+  collectList,
+  defaultKubeconfig,
+  resolveSettings,
+  type RunFlags,
+} from '../harness/settings.ts';
 import { settleWithin } from '../harness/wait.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -143,6 +150,22 @@ async function doctorCommand(flags: {
   json?: boolean;
 }): Promise<number> {
   const needDocker = flags.kubeconfig === undefined && flags.context === undefined;
+  // For an existing cluster the kubeconfig is checked as `run` checks it (exit 2 when unusable).
+  if (!needDocker) {
+    for (const [flag, v] of [
+      ['--kubeconfig', flags.kubeconfig],
+      ['--context', flags.context],
+    ] as const)
+      if (v !== undefined && v.trim() === '')
+        throw new UserInputError(`${flag}: an empty value`, {
+          expected:
+            flag === '--context'
+              ? 'a context name from the kubeconfig (leave the flag out to use its current-context)'
+              : 'the path of a kubeconfig file',
+          seen: 'an empty value',
+        });
+    checkKubeconfig(path.resolve(flags.kubeconfig ?? defaultKubeconfig(process.env)), flags.context);
+  }
   // The profile a run would use (a bad one exits 2 here, as in run): its hosts are checked too.
   const profile = loadProfile(flags.profile);
   for (const w of profile.warnings) log.warn(w);

@@ -42,8 +42,11 @@ export const ECHO_MAX_CHARS = 200;
  * ellipsis and the total length, so a 20 MB one-line profile never ends up in a terminal or a log.
  */
 export function clip(text: string, max = ECHO_MAX_CHARS): string {
-  if (text.length <= max) return text;
-  return `${text.slice(0, max)}… (${text.length} characters in all)`;
+  // Control bytes (a binary file read as text) are shown as \xNN, never sent to the terminal.
+  const safe = (t: string) =>
+    t.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  if (text.length <= max) return safe(text);
+  return `${safe(text.slice(0, max))}… (${text.length} characters in all)`;
 }
 
 /** Last line of defence for messages built elsewhere: generous, but bounded. */

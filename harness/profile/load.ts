@@ -194,7 +194,8 @@ export function knownFieldsAt(p: PropertyKey[], schema: unknown = ProfileSchema)
 }
 
 function firstIssue(file: string, raw: unknown, error: z.ZodError): UserInputError {
-  const issue = error.issues[0];
+  // A misspelt key also makes the real one "missing": name the misspelling, with the fix.
+  const issue = error.issues.find((i) => i.code === 'unrecognized_keys') ?? error.issues[0];
   if (!issue) return bad(file, '(root)', 'a valid profile', raw);
   const more = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more problem(s))` : '';
   const where = issue.path.length ? formatPath(issue.path) : '(root)';

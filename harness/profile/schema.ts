@@ -48,34 +48,40 @@ const releaseName = z
   );
 
 /** A timeout: above 0 and at most 24h (timeouts.ts MAX_TIMEOUT_MS). */
-const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  let ms: number;
-  try {
-    ms = parseDuration(String(v));
-  } catch {
-    ctx.addIssue({ code: 'custom', message: TIMEOUT_RANGE });
-    return z.NEVER;
-  }
-  const problem = timeoutProblem(ms);
-  if (problem !== undefined) {
-    ctx.addIssue({ code: 'custom', message: `${TIMEOUT_RANGE} (this one is ${problem})` });
-    return z.NEVER;
-  }
-  return ms;
-});
-
-const quantity = (what: 'cpu' | 'memory') =>
-  z.union([z.string(), z.number()]).transform((v, ctx) => {
-    const n = parseQuantity(String(v), what);
-    if (n === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        message: what === 'cpu' ? 'a CPU quantity such as 50m or 0.2' : 'a memory quantity such as 128Mi',
-      });
+const duration = z
+  .union([z.string(), z.number()], { error: 'a duration such as 90s, 5m or 1m30s' })
+  .transform((v, ctx) => {
+    let ms: number;
+    try {
+      ms = parseDuration(String(v));
+    } catch {
+      ctx.addIssue({ code: 'custom', message: TIMEOUT_RANGE });
       return z.NEVER;
     }
-    return n;
+    const problem = timeoutProblem(ms);
+    if (problem !== undefined) {
+      ctx.addIssue({ code: 'custom', message: `${TIMEOUT_RANGE} (this one is ${problem})` });
+      return z.NEVER;
+    }
+    return ms;
   });
+
+const quantity = (what: 'cpu' | 'memory') =>
+  z
+    .union([z.string(), z.number()], {
+      error: what === 'cpu' ? 'a CPU quantity such as 50m or 0.2' : 'a memory quantity such as 128Mi',
+    })
+    .transform((v, ctx) => {
+      const n = parseQuantity(String(v), what);
+      if (n === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: what === 'cpu' ? 'a CPU quantity such as 50m or 0.2' : 'a memory quantity such as 128Mi',
+        });
+        return z.NEVER;
+      }
+      return n;
+    });
 
 /**
  * A docker image reference as distribution/reference v0.6.0 defines it (reference.go grammar,

@@ -246,6 +246,11 @@ function stat(p: string): Stats {
  * that leads back into a folder being read (a loop), a link to itself or a dangling link is refused.
  */
 export function listFiles(inputs: string[]): string[] {
+  if (inputs.some((i) => i.trim() === ''))
+    throw new UserInputError('-f/--file: an empty value', {
+      expected: 'a manifest file or folder (YAML or JSON)',
+      seen: 'an empty value',
+    });
   const out: string[] = [];
   const seenFiles = new Set<string>();
   const addFile = (p: string) => {
@@ -362,12 +367,49 @@ function parseJson(text: string, file: string): unknown[] | undefined {
   return [value];
 }
 
+/** Deeper than any Kubernetes object: a document nested further is refused, not walked. */
+export const MAX_DEPTH = 100;
+
+/**
+ * Refuses a document that is circular (a YAML alias inside itself: `metadata: &m {labels: *m}`)
+ * or nested deeper than MAX_DEPTH, before anything walks it recursively. Iterative, so it cannot
+ * overflow the stack itself. Shared, non-circular aliases are fine.
+ */
+export function checkShape(value: unknown, at: string): void {
+  const onPath = new Set<object>();
+  const stack: { v: unknown; depth: number; leave?: object }[] = [{ v: value, depth: 0 }];
+  while (stack.length) {
+    const top = stack.pop();
+    if (!top) break;
+    if (top.leave) {
+      onPath.delete(top.leave);
+      continue;
+    }
+    const v = top.v;
+    if (typeof v !== 'object' || v === null) continue;
+    if (onPath.has(v))
+      throw new UserInputError(`${at}: a YAML alias contains itself (a circular structure)`, {
+        expected: 'Kubernetes manifests: a tree of fields (an alias may repeat a value, not contain itself)',
+        seen: 'an anchor (&name) used inside its own value (*name)',
+      });
+    if (top.depth > MAX_DEPTH)
+      throw new UserInputError(`${at}: nested deeper than ${MAX_DEPTH} levels`, {
+        expected: `Kubernetes manifests (no object is nested ${MAX_DEPTH} levels deep)`,
+        seen: `more than ${MAX_DEPTH} levels of nested lists or maps`,
+      });
+    onPath.add(v);
+    stack.push({ v: undefined, depth: top.depth, leave: v });
+    for (const c of Array.isArray(v) ? v : Object.values(v)) stack.push({ v: c, depth: top.depth + 1 });
+  }
+}
+
 /** The objects of one file's text: every YAML/JSON document, Lists unpacked (also nested ones). */
 export function parseManifestText(text: string, file: string): ManifestObject[] {
   const objects: ManifestObject[] = [];
   const json = parseJson(text, file);
   if (json) {
     for (const d of json) {
+      checkShape(d, file);
       if (!isPlainObject(d))
         throw new UserInputError(`${file}: the JSON document is not an object`, {
           expected: 'a Kubernetes object (or a List of them)',
@@ -397,6 +439,7 @@ export function parseManifestText(text: string, file: string): ManifestObject[] 
       });
     }
     if (d === null || d === undefined) return;
+    checkShape(d, at);
     if (!isPlainObject(d))
       throw new UserInputError(`${at}: a document is not an object`, {
         expected: 'a Kubernetes object',
