@@ -2,25 +2,60 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { fixture, makeFakeBin, type FakeBin } from '../test/helpers/fake-bin.ts';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { log } from '../harness/progress.ts';
+import { fixture, makeFakeBin, withEnv, type FakeBin } from '../test/helpers/fake-bin.ts';
+import { main } from './main.ts';
 
 const BIN = path.join(import.meta.dirname, '..', 'bin', 'ambient-conformance.mjs');
 
-function cli(args: string[], opts: { fake?: FakeBin; env?: Record<string, string> } = {}) {
+/**
+ * The CLI as a user meets it. Most cases run `main()` in this process (stdout and stderr
+ * captured, PATH on the fakes, HOME and the tool cache in a temp folder, every AMBIENT_* and
+ * KUBECONFIG cleared), which is what the binary runs after its Node check; `spawn: true` runs the
+ * real binary where only a process of its own shows the behaviour.
+ */
+async function cli(
+  args: string[],
+  opts: { fake?: FakeBin; env?: Record<string, string>; spawn?: boolean } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const home = mkdtempSync(path.join(os.tmpdir(), 'home-'));
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    encoding: 'utf8',
-    timeout: 60_000,
-    env: {
-      PATH: opts.fake?.path ?? [path.dirname(process.execPath), '/usr/bin', '/bin'].join(path.delimiter),
-      HOME: home,
-      AMBIENT_TOOL_CACHE: path.join(home, 'tools'),
-      ...opts.env,
-    },
+  const env: Record<string, string | undefined> = {
+    PATH: opts.fake?.path ?? [path.dirname(process.execPath), '/usr/bin', '/bin'].join(path.delimiter),
+    HOME: home,
+    AMBIENT_TOOL_CACHE: path.join(home, 'tools'),
+    ...opts.env,
+  };
+  if (opts.spawn) {
+    const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000, env });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+  for (const k of Object.keys(process.env))
+    if ((k.startsWith('AMBIENT_') || k === 'KUBECONFIG') && !(k in env)) env[k] = undefined;
+  const out: string[] = [];
+  const err: string[] = [];
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    out.push(String(chunk));
+    return true;
   });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    err.push(String(chunk));
+    return true;
+  });
+  try {
+    const code = await withEnv(env, () => main(args));
+    return { code, stdout: out.join(''), stderr: err.join('') };
+  } finally {
+    vi.restoreAllMocks();
+    process.exitCode = undefined;
+    log.setVerbose(false);
+  }
 }
+
+afterEach(() => {
+  vi.restoreAllMocks();
+  process.exitCode = undefined;
+});
 
 const dockerDown = () =>
   makeFakeBin({
@@ -37,13 +72,14 @@ const dockerDown = () =>
   });
 
 describe('ambient-conformance list', () => {
-  it('prints the catalog without touching a cluster', () => {
-    const r = cli(['list']);
+  it('prints the catalog without touching a cluster', async () => {
+    // The real binary once: the entry's Node check and tsx loading, end to end.
+    const r = await cli(['list'], { spawn: true });
     expect(r.code).toBe(0);
     for (const id of ['INSTALL-01', 'INSTALL-02', 'INSTALL-03', 'INSTALL-04']) expect(r.stdout).toContain(id);
   });
-  it('--json', () => {
-    const r = cli(['list', '--json']);
+  it('--json', async () => {
+    const r = await cli(['list', '--json']);
     const json = JSON.parse(r.stdout) as { tests: { id: string; suite: string; claim: string }[] };
     expect(json.tests.slice(0, 4).map((t) => t.id)).toEqual([
       'INSTALL-01',
@@ -56,8 +92,8 @@ describe('ambient-conformance list', () => {
 });
 
 describe('ambient-conformance plan --json', () => {
-  it('shows the four helm installs in order with chart, version 1.28.3, namespace and the ambient values', () => {
-    const r = cli(['plan', '--json'], { fake: dockerDown() });
+  it('shows the four helm installs in order with chart, version 1.28.3, namespace and the ambient values', async () => {
+    const r = await cli(['plan', '--json'], { fake: dockerDown() });
     expect(r.code).toBe(0);
     const steps = (JSON.parse(r.stdout) as { steps: { id: string; command?: string[] }[] }).steps;
     const installs = steps.filter((s) => s.id.startsWith('istio.install.'));
@@ -83,10 +119,12 @@ describe('ambient-conformance plan --json', () => {
     expect(readFileSync(istiodValues, 'utf8')).toMatch(/^profile: ambient$/m);
   });
 
-  it('without kind or helm installed, plans the verified downloads', () => {
+  it('without kind or helm installed, plans the verified downloads', async () => {
     const fake = makeFakeBin({ docker: [{ match: 'info', exit: 1 }] });
     const steps = (
-      JSON.parse(cli(['plan', '--json'], { fake }).stdout) as { steps: { id: string; command?: string[] }[] }
+      JSON.parse((await cli(['plan', '--json'], { fake })).stdout) as {
+        steps: { id: string; command?: string[] }[];
+      }
     ).steps;
     expect(steps.slice(1, 3).map((s) => s.id)).toEqual(['tools.kind', 'tools.helm']);
     expect(steps.find((s) => s.id === 'cluster.create')?.command?.[0]).toMatch(
@@ -96,8 +134,8 @@ describe('ambient-conformance plan --json', () => {
 });
 
 describe('without a Docker daemon', () => {
-  it('doctor exits non-zero naming the Docker daemon and the fix', () => {
-    const r = cli(['doctor'], { fake: dockerDown() });
+  it('doctor exits non-zero naming the Docker daemon and the fix', async () => {
+    const r = await cli(['doctor'], { fake: dockerDown() });
     expect(r.code).toBe(3);
     expect(r.stdout).toContain('Docker daemon');
     expect(r.stdout).toContain('Cannot connect to the Docker daemon');
@@ -105,10 +143,10 @@ describe('without a Docker daemon', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it('run stops at preflight within seconds, no stack trace, and still writes the reports', () => {
+  it('run stops at preflight within seconds, no stack trace, and still writes the reports', async () => {
     const reports = mkdtempSync(path.join(os.tmpdir(), 'reports-'));
     const t0 = Date.now();
-    const r = cli(['run', '--reports-dir', reports], { fake: dockerDown() });
+    const r = await cli(['run', '--reports-dir', reports], { fake: dockerDown() });
     expect(Date.now() - t0).toBeLessThan(15_000);
     expect(r.code).toBe(3);
     expect(r.stderr).toContain('preflight failed: Docker daemon');
@@ -127,14 +165,14 @@ describe('without a Docker daemon', () => {
 });
 
 describe('bad input exits 2 with one precise message', () => {
-  it('a malformed profile', () => {
+  it('a malformed profile', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'p-'));
     const file = path.join(dir, 'profile.yaml');
     writeFileSync(
       file,
       'apiVersion: ambient-conformance/v1\nkind: Profile\nmetadata: {name: x}\nistio: {version: latest}\n',
     );
-    const r = cli(['plan', '--profile', file]);
+    const r = await cli(['plan', '--profile', file]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`invalid profile ${file}: istio.version`);
     expect(r.stderr).toContain('expected: an Istio version: MAJOR.MINOR.PATCH such as 1.28.3');
@@ -142,59 +180,60 @@ describe('bad input exits 2 with one precise message', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it('a profile that does not exist', () => {
-    const r = cli(['run', '--profile', '/nonexistent/profile.yaml']);
+  it('a profile that does not exist', async () => {
+    const r = await cli(['run', '--profile', '/nonexistent/profile.yaml']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('profile not found: /nonexistent/profile.yaml');
   });
 
-  it('conflicting flags', () => {
-    const r = cli(['plan', '--reuse', '--context', 'x']);
+  it('conflicting flags', async () => {
+    const r = await cli(['plan', '--reuse', '--context', 'x']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--reuse cannot be combined with --kubeconfig/--context');
   });
 
-  it('an unknown test ID', () => {
-    const r = cli(['plan', '--only', 'INSTALL-99']);
+  it('an unknown test ID', async () => {
+    const r = await cli(['plan', '--only', 'INSTALL-99']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--only INSTALL-99: no such conformance test');
   });
 
-  it('an unknown option', () => {
-    const r = cli(['run', '--frobnicate']);
+  it('an unknown option', async () => {
+    const r = await cli(['run', '--frobnicate']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("unknown option '--frobnicate'");
   });
 
-  it.each([[''], ['1.31'], ['latest']])('--istio-version %j names the flag', (v) => {
-    const r = cli(['plan', '--istio-version', v]);
+  it.each([[''], ['1.31'], ['latest']])('--istio-version %j names the flag', async (v) => {
+    const r = await cli(['plan', '--istio-version', v]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`--istio-version ${JSON.stringify(v)} is not an Istio version`);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it('--profile /dev/zero is refused at once (it used to read until memory ran out)', () => {
-    const r = cli(['plan', '--profile', '/dev/zero']);
+  it('--profile /dev/zero is refused at once (it used to read until memory ran out)', async () => {
+    // A process of its own: reading /dev/zero used to exhaust memory.
+    const r = await cli(['plan', '--profile', '/dev/zero'], { spawn: true });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('profile /dev/zero cannot be read');
     expect(r.stderr).toContain('expected: a regular file of at most 1048576 bytes');
     expect(r.stderr).toContain('seen:     a character device');
   });
 
-  it('--reports-dir that is a file, and a misspelt AMBIENT_TIMEOUT_ variable, name the flag and the variable', () => {
+  it('--reports-dir that is a file, and a misspelt AMBIENT_TIMEOUT_ variable, name the flag and the variable', async () => {
     const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'rd-')), 'reports');
     writeFileSync(file, 'x');
-    const r = cli(['plan', '--reports-dir', file]);
+    const r = await cli(['plan', '--reports-dir', file]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`--reports-dir ${file} is not a folder this run can write to`);
     expect(r.stderr).not.toMatch(/\n\s+at /);
-    const env = cli(['plan'], { env: { AMBIENT_TIMEOUT_HELM_INSTAL: '8m' } });
+    const env = await cli(['plan'], { env: { AMBIENT_TIMEOUT_HELM_INSTAL: '8m' } });
     expect(env.code).toBe(2);
     expect(env.stderr).toContain('unknown environment variable AMBIENT_TIMEOUT_HELM_INSTAL');
     expect(env.stderr).toContain('did you mean AMBIENT_TIMEOUT_HELM_INSTALL?');
   });
 
-  it('a values file with a YAML alias that contains itself', () => {
+  it('a values file with a YAML alias that contains itself', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'loop-'));
     const src = readFileSync(
       path.join(import.meta.dirname, '../profiles/homelab/profile.yaml'),
@@ -210,23 +249,23 @@ describe('bad input exits 2 with one precise message', () => {
         readFileSync(path.join(import.meta.dirname, '../profiles/homelab', f)),
       );
     writeFileSync(path.join(dir, 'ztunnel-values.yaml'), 'a: &a [*a]\n');
-    const r = cli(['plan', '--profile', path.join(dir, 'profile.yaml')]);
+    const r = await cli(['plan', '--profile', path.join(dir, 'profile.yaml')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('ztunnel-values.yaml: a');
     expect(r.stderr).toContain('self-referencing alias');
   });
 
-  it('an empty --only, and an ID in both --only and --skip', () => {
-    const empty = cli(['plan', '--only', '']);
+  it('an empty --only, and an ID in both --only and --skip', async () => {
+    const empty = await cli(['plan', '--only', '']);
     expect(empty.code).toBe(2);
     expect(empty.stderr).toContain("option '--only <ids>' argument '' is invalid");
-    const both = cli(['plan', '--only', 'INSTALL-01', '--skip', 'INSTALL-01']);
+    const both = await cli(['plan', '--only', 'INSTALL-01', '--skip', 'INSTALL-01']);
     expect(both.code).toBe(2);
     expect(both.stderr).toContain('INSTALL-01 given to both --only and --skip');
   });
 
-  it('an unknown command exits 2 with the usage hint', () => {
-    const r = cli(['runn']);
+  it('an unknown command exits 2 with the usage hint', async () => {
+    const r = await cli(['runn']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("unknown command 'runn'");
     expect(r.stderr).toContain('(add --help for usage)');
@@ -249,29 +288,29 @@ describe('bad input exits 2 with one precise message', () => {
       ['binary', file('binary', Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 1, 2])), 'binary data'],
       ['garbage', file('garbage', 'key: [unclosed\n'), 'not YAML'],
       ['no contexts', file('nocontexts', 'apiVersion: v1\nkind: Config\n'), 'no contexts in it'],
-    ])('%s', (_name, kc, seen) => {
-      const r = cli(['plan', '--kubeconfig', kc], { fake: dockerDown() });
+    ])('%s', async (_name, kc, seen) => {
+      const r = await cli(['plan', '--kubeconfig', kc], { fake: dockerDown() });
       expect(r.code).toBe(2);
       expect(r.stderr).toContain(`kubeconfig ${kc} is not usable`);
       expect(r.stderr).toContain(seen);
     });
-    it('a --context it does not define', () => {
-      const r = cli(['plan', '--kubeconfig', good, '--context', 'prod'], { fake: dockerDown() });
+    it('a --context it does not define', async () => {
+      const r = await cli(['plan', '--kubeconfig', good, '--context', 'prod'], { fake: dockerDown() });
       expect(r.code).toBe(2);
       expect(r.stderr).toContain(`context prod is not in kubeconfig ${good}`);
       expect(r.stderr).toContain('one of: staging');
     });
-    it('an unreachable API server: exit 3 naming it, and no false cleanup failure', () => {
+    it('an unreachable API server: exit 3 naming it, and no false cleanup failure', async () => {
       const reports = mkdtempSync(path.join(os.tmpdir(), 'reports-'));
-      const r = cli(['run', '--kubeconfig', good, '--reports-dir', reports], { fake: dockerDown() });
+      const r = await cli(['run', '--kubeconfig', good, '--reports-dir', reports], { fake: dockerDown() });
       expect(r.code, r.stderr).toBe(3);
       expect(r.stderr).toContain('the cluster API at https://127.0.0.1:9 does not answer');
       expect(r.stderr).not.toContain('cleanup left something behind');
     });
   });
 
-  it('a malformed timeout override', () => {
-    const r = cli(['plan'], { env: { AMBIENT_TIMEOUT_HELM_INSTALL: 'forever' } });
+  it('a malformed timeout override', async () => {
+    const r = await cli(['plan'], { env: { AMBIENT_TIMEOUT_HELM_INSTALL: 'forever' } });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('invalid AMBIENT_TIMEOUT_HELM_INSTALL="forever"');
   });
@@ -279,8 +318,8 @@ describe('bad input exits 2 with one precise message', () => {
 
 describe('ambient-conformance netpol matrix', () => {
   const EX = path.join(import.meta.dirname, '..', 'examples', 'netpol');
-  it('--json keeps the contract: from, to, port, protocol, allowed, reason', () => {
-    const r = cli([
+  it('--json keeps the contract: from, to, port, protocol, allowed, reason', async () => {
+    const r = await cli([
       'netpol',
       'matrix',
       '-f',
@@ -303,33 +342,33 @@ describe('ambient-conformance netpol matrix', () => {
         'drop: ingress of logging/loki-0 is isolated by logging/loki-ingress and no rule allows monitoring/prometheus-0 on TCP 15008 (HBONE: both ends enrolled, app port 3100 not judged)',
     });
   });
-  it('prints tables by default and reasons with --explain; all of examples/ is one valid input', () => {
-    const r = cli(['netpol', 'matrix', '-f', path.join(EX, '..'), '-f', EX, '--explain']);
+  it('prints tables by default and reasons with --explain; all of examples/ is one valid input', async () => {
+    const r = await cli(['netpol', 'matrix', '-f', path.join(EX, '..'), '-f', EX, '--explain']);
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
     expect(r.stdout).toContain('expected TCP 3100');
     expect(r.stdout).toContain('loki/loki-0 -> default/prometheus-0:9090 DROP');
     expect(r.stdout).toContain('sandbox/debug -> logs/loki-0:3100 DENY');
   });
-  it('bad manifests exit 2 naming the file and the object', () => {
+  it('bad manifests exit 2 naming the file and the object', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'np-'));
     writeFileSync(
       path.join(dir, 'p.yaml'),
       'apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: []}\n',
     );
-    const r = cli(['netpol', 'matrix', '-f', dir]);
+    const r = await cli(['netpol', 'matrix', '-f', dir]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('p.yaml: Pod p: invalid spec.containers');
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
-  it('a misspelt field exits 2 naming the file, the object and the field, instead of predicting default-deny', () => {
+  it('a misspelt field exits 2 naming the file, the object and the field, instead of predicting default-deny', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'np-'));
     const file = path.join(dir, 'np.yaml');
     writeFileSync(
       file,
       'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: allow-all, namespace: loki}\nspec:\n  podSelector: {}\n  ingres: [{}]\n',
     );
-    const r = cli(['netpol', 'matrix', '-f', file, '-f', path.join(EX, 'homelab.yaml')]);
+    const r = await cli(['netpol', 'matrix', '-f', file, '-f', path.join(EX, 'homelab.yaml')]);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe(
@@ -339,20 +378,20 @@ describe('ambient-conformance netpol matrix', () => {
         '  fix:      fix the spelling or remove the field: the API server refuses unknown fields (kubectl apply validates strictly)\n',
     );
   });
-  it('the same Pod in two files exits 2 naming both places', () => {
+  it('the same Pod in two files exits 2 naming both places', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'np-'));
     writeFileSync(
       path.join(dir, 'extra.yaml'),
       'apiVersion: v1\nkind: Pod\nmetadata: {name: prometheus-0}\nspec: {containers: [{name: p}]}\nstatus: {podIP: 10.244.9.9}\n',
     );
-    const r = cli(['netpol', 'matrix', '-f', path.join(EX, 'homelab.yaml'), '-f', dir]);
+    const r = await cli(['netpol', 'matrix', '-f', path.join(EX, 'homelab.yaml'), '-f', dir]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`${path.join(dir, 'extra.yaml')}: Pod default/prometheus-0 is defined twice`);
     expect(r.stderr).toContain(
       `seen:     ${path.join(EX, 'homelab.yaml')} (items[3]) and ${path.join(dir, 'extra.yaml')}`,
     );
   });
-  it('a matrix above the cell limit exits 2 saying how to narrow it', () => {
+  it('a matrix above the cell limit exits 2 saying how to narrow it', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'np-'));
     const pods = Array.from({ length: 600 }, (_, i) => ({
       apiVersion: 'v1',
@@ -365,22 +404,22 @@ describe('ambient-conformance netpol matrix', () => {
       path.join(dir, 'pods.json'),
       JSON.stringify({ apiVersion: 'v1', kind: 'List', items: pods }),
     );
-    const r = cli(['netpol', 'matrix', '-f', dir, '--json']);
+    const r = await cli(['netpol', 'matrix', '-f', dir, '--json']);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toContain('the matrix would have 359,400 cells, more than the limit of 250,000');
     expect(r.stderr).toContain('--port <n>');
   });
-  it('a bad --port exits 2', () => {
-    const r = cli(['netpol', 'matrix', '-f', EX, '--port', 'http']);
+  it('a bad --port exits 2', async () => {
+    const r = await cli(['netpol', 'matrix', '-f', EX, '--port', 'http']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--port http is not a port');
   });
 });
 
 describe('netpol matrix with Istio policies', () => {
-  it('predicts resets for AuthorizationPolicy and STRICT', () => {
-    const r = cli([
+  it('predicts resets for AuthorizationPolicy and STRICT', async () => {
+    const r = await cli([
       'netpol',
       'matrix',
       '-f',
@@ -433,26 +472,26 @@ describe("Istio's retired hosts: plan, run and doctor warn, the report lists the
     expect(text).toContain('use docker.io/istio');
   };
 
-  it('plan warns and still plans', () => {
-    const r = cli(['plan', '--json', '--profile', retiredProfile()], { fake: dockerDown() });
+  it('plan warns and still plans', async () => {
+    const r = await cli(['plan', '--json', '--profile', retiredProfile()], { fake: dockerDown() });
     expect(r.code).toBe(0);
     warned(r.stderr);
     expect(JSON.parse(r.stdout)).toHaveProperty('steps');
   });
 
-  it('doctor --profile reports an "Istio hosts" warning with the fix', () => {
-    const r = cli(['doctor', '--json', '--profile', retiredProfile()], { fake: dockerDown() });
+  it('doctor --profile reports an "Istio hosts" warning with the fix', async () => {
+    const r = await cli(['doctor', '--json', '--profile', retiredProfile()], { fake: dockerDown() });
     const checks = JSON.parse(r.stdout) as { name: string; status: string; detail: string; fix?: string }[];
     const hosts = checks.find((c) => c.name === 'Istio hosts');
     expect(hosts?.status).toBe('warn');
     expect(hosts?.detail).toContain('istio.chartRepository = oci://gcr.io/istio-release/charts');
     expect(hosts?.fix).toContain('istio.chartRepository: use oci://ghcr.io/istio/release/charts');
     warned(r.stderr);
-    const ok = JSON.parse(cli(['doctor', '--json'], { fake: dockerDown() }).stdout) as typeof checks;
+    const ok = JSON.parse((await cli(['doctor', '--json'], { fake: dockerDown() })).stdout) as typeof checks;
     expect(ok.find((c) => c.name === 'Istio hosts')?.status).toBe('ok');
   });
 
-  it('credentials in a repository URL are masked in warnings, plan output and reports', () => {
+  it('credentials in a repository URL are masked in warnings, plan output and reports', async () => {
     const file = retiredProfile();
     writeFileSync(
       file,
@@ -461,19 +500,19 @@ describe("Istio's retired hosts: plan, run and doctor warn, the report lists the
         'https://user:s3cret@istio-release.storage.googleapis.com/charts',
       ),
     );
-    const plan = cli(['plan', '--json', '--profile', file], { fake: dockerDown() });
+    const plan = await cli(['plan', '--json', '--profile', file], { fake: dockerDown() });
     expect(plan.code).toBe(0);
     expect(`${plan.stdout}${plan.stderr}`).not.toContain('s3cret');
     expect(plan.stderr).toContain('https://[REDACTED]@istio-release.storage.googleapis.com/charts');
     const reports = mkdtempSync(path.join(os.tmpdir(), 'reports-'));
-    cli(['run', '--reports-dir', reports, '--profile', file], { fake: dockerDown() });
+    await cli(['run', '--reports-dir', reports, '--profile', file], { fake: dockerDown() });
     const [runDir] = readdirSync(reports);
     for (const f of ['summary.md', 'conformance-report.json', 'plan.json'])
       expect(readFileSync(path.join(reports, runDir ?? '', f), 'utf8')).not.toContain('s3cret');
   });
 
-  it('plan --json carries the warnings, notices and retired-host fields for scripts', () => {
-    const r = cli(['plan', '--json', '--profile', retiredProfile()], { fake: dockerDown() });
+  it('plan --json carries the warnings, notices and retired-host fields for scripts', async () => {
+    const r = await cli(['plan', '--json', '--profile', retiredProfile()], { fake: dockerDown() });
     const json = JSON.parse(r.stdout) as {
       warnings: string[];
       notices: string[];
@@ -485,20 +524,22 @@ describe("Istio's retired hosts: plan, run and doctor warn, the report lists the
     ]);
     expect(json.warnings.length).toBeGreaterThanOrEqual(2);
     expect(
-      JSON.parse(cli(['plan', '--json', '--istio-version', '1.30.5'], { fake: dockerDown() }).stdout)
+      JSON.parse((await cli(['plan', '--json', '--istio-version', '1.30.5'], { fake: dockerDown() })).stdout)
         .notices[0],
     ).toContain('global.hub=docker.io/istio');
   });
 
-  it('doctor --profile with a bad profile exits 2', () => {
-    const r = cli(['doctor', '--profile', '/nonexistent/profile.yaml'], { fake: dockerDown() });
+  it('doctor --profile with a bad profile exits 2', async () => {
+    const r = await cli(['doctor', '--profile', '/nonexistent/profile.yaml'], { fake: dockerDown() });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('profile not found: /nonexistent/profile.yaml');
   });
 
-  it('run warns, and its reports list the fields with the runbook-versus-upstream findings', () => {
+  it('run warns, and its reports list the fields with the runbook-versus-upstream findings', async () => {
     const reports = mkdtempSync(path.join(os.tmpdir(), 'reports-'));
-    const r = cli(['run', '--reports-dir', reports, '--profile', retiredProfile()], { fake: dockerDown() });
+    const r = await cli(['run', '--reports-dir', reports, '--profile', retiredProfile()], {
+      fake: dockerDown(),
+    });
     expect(r.code).toBe(3);
     warned(r.stderr);
     const [runDir] = readdirSync(reports);
