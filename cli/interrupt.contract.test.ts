@@ -4,7 +4,7 @@ import path from 'node:path';
 import { execa, execaSync } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubeconfigFor, startFakeApiServer, type FakeApiServer } from '../test/helpers/fake-apiserver.ts';
-import { fakeClusterTools } from '../test/helpers/fake-bin.ts';
+import { fakeClusterTools, fixture, makeFakeBin } from '../test/helpers/fake-bin.ts';
 import { pollUntil } from '../harness/wait.ts';
 
 /**
@@ -90,4 +90,58 @@ describe('interrupting the test phase', () => {
     },
     150_000,
   );
+});
+
+describe("interrupting the test phase on a user's cluster", () => {
+  it('SIGTERM during the tests uninstalls the four releases this run installed, newest first, deletes its marker and exits 143', async () => {
+    const home = mkdtempSync(path.join(os.tmpdir(), 'home-'));
+    const reports = path.join(home, 'reports');
+    const kubeconfig = path.join(home, 'kubeconfig');
+    writeFileSync(kubeconfig, kubeconfigFor(api.url, 'staging'), { mode: 0o600 });
+    const fake = makeFakeBin({
+      helm: [
+        { match: 'version', stdout: fixture('helm/version-short-v4.stdout') },
+        { match: 'list', stdout: '[]\n' },
+        { match: 'install', stdout: 'STATUS: deployed\n' },
+        { match: 'uninstall', stdout: 'release uninstalled\n' },
+      ],
+    });
+    const leasesBefore = new Set(api.leases.keys());
+    const before = api.requests.length;
+    const child = execa(
+      process.execPath,
+      [BIN, 'run', '--kubeconfig', kubeconfig, '--only', 'INSTALL-01', '--reports-dir', reports],
+      {
+        reject: false,
+        timeout: 120_000,
+        forceKillAfterDelay: false,
+        env: { PATH: fake.path, HOME: home, AMBIENT_TOOL_CACHE: path.join(home, 'tools') },
+        extendEnv: false,
+      },
+    );
+    await pollUntil({
+      what: 'INSTALL-01 to be waiting on the Helm release Secrets',
+      timeoutMs: 90_000,
+      intervalMs: 100,
+      read: () =>
+        Promise.resolve(api.requests.slice(before).some((r) => r.endsWith('/istio-system/secrets'))),
+      judge: (seen) => ({ done: seen, seen: seen ? 'requested' : 'not yet' }),
+    });
+    child.kill('SIGTERM');
+    const r = await child;
+    expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(143);
+    expect(
+      fake
+        .calls('helm')
+        .filter((c) => c[0] === 'uninstall')
+        .map((c) => c[1]),
+    ).toEqual(['ztunnel', 'istio-cni', 'istiod', 'istio-base']);
+    expect([...api.leases.keys()].filter((k) => !leasesBefore.has(k))).toEqual([]);
+    const [runDir] = readdirSync(reports);
+    const left = JSON.parse(readFileSync(path.join(reports, runDir ?? '', 'leftovers.json'), 'utf8')) as {
+      state: string;
+      left: unknown[];
+    };
+    expect(left).toMatchObject({ state: 'interrupted by SIGTERM during tests; cleanup finished', left: [] });
+  }, 150_000);
 });
