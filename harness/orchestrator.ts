@@ -270,6 +270,7 @@ export class Orchestrator {
         if (!report.ok) {
           const failed = report.checks.filter((c) => c.status === 'fail');
           throw new PreflightError(`preflight failed: ${failed.map((c) => c.name).join(', ')}`, {
+            expected: 'every check of `ambient-conformance doctor` to pass (warnings are fine)',
             seen: renderDoctor(report),
             fix: failed
               .map((c) => c.fix)

@@ -87,6 +87,8 @@ export interface SettingNames {
   reportsDir: string;
   context: string;
   kubeconfig: string;
+  only: string;
+  skip: string;
 }
 
 const FLAG_NAMES: SettingNames = {
@@ -94,6 +96,8 @@ const FLAG_NAMES: SettingNames = {
   reportsDir: '--reports-dir',
   context: '--context',
   kubeconfig: '--kubeconfig',
+  only: '--only',
+  skip: '--skip',
 };
 
 /**
@@ -175,13 +179,13 @@ export function resolveSettings(
     );
   const only = flags.only ?? [];
   const skip = flags.skip ?? [];
-  validateSelection(only, '--only', catalog);
-  validateSelection(skip, '--skip', catalog);
+  validateSelection(only, names.only, catalog);
+  validateSelection(skip, names.skip, catalog);
   const both = only.filter((p) => skip.includes(p));
   if (both.length)
-    throw new UserInputError(`${clip(both.join(', '), 80)} given to both --only and --skip`, {
-      expected: 'each test ID or prefix in one of --only and --skip',
-      seen: clip(`--only ${only.join(',')} --skip ${skip.join(',')}`, 400),
+    throw new UserInputError(`${clip(both.join(', '), 80)} given to both ${names.only} and ${names.skip}`, {
+      expected: `each test ID or prefix in one of ${names.only} and ${names.skip}`,
+      seen: clip(`${names.only} ${only.join(',')} ${names.skip} ${skip.join(',')}`, 400),
     });
   const reportsDir = path.resolve(opts.cwd ?? process.cwd(), flags.reportsDir ?? 'reports');
   checkWritableDir(reportsDir, names.reportsDir);

@@ -3156,6 +3156,12 @@ describe('bad input: variables of the standalone globalSetup are refused before 
       expected: 'an existing writable folder',
     },
     {
+      name: 'AMBIENT_ONLY and AMBIENT_SKIP naming the same test (the variables are named, not the flags)',
+      env: { AMBIENT_ONLY: 'INSTALL-01', AMBIENT_SKIP: 'INSTALL-01' },
+      names: 'INSTALL-01 given to both AMBIENT_ONLY and AMBIENT_SKIP',
+      expected: 'each test ID or prefix in one of AMBIENT_ONLY and AMBIENT_SKIP',
+    },
+    {
       name: 'AMBIENT_TIMEOUT_ misspelt',
       env: { AMBIENT_TIMEOUT_HELMINSTALL: '5m' },
       names: 'unknown environment variable AMBIENT_TIMEOUT_HELMINSTALL',

@@ -49,7 +49,14 @@ export default async function setup(project: TestProject): Promise<(() => Promis
       skip: list(process.env.AMBIENT_SKIP),
     },
     [],
-    { names: { clusterName: 'AMBIENT_CLUSTER_NAME', reportsDir: 'AMBIENT_REPORTS_DIR' } },
+    {
+      names: {
+        clusterName: 'AMBIENT_CLUSTER_NAME',
+        reportsDir: 'AMBIENT_REPORTS_DIR',
+        only: 'AMBIENT_ONLY',
+        skip: 'AMBIENT_SKIP',
+      },
+    },
   );
   const timeoutMs = profile.timeouts.preflight;
   const [kind, helm] = await Promise.all([
