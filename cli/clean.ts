@@ -1,6 +1,6 @@
 import path from 'node:path';
 import Table from 'cli-table3';
-import { asInterrupted, PreflightError, UserInputError } from '../harness/errors.ts';
+import { asInterrupted, PreflightError } from '../harness/errors.ts';
 import { run } from '../harness/exec.ts';
 import { uninstallArgv } from '../harness/helm.ts';
 import { makeClients } from '../harness/kube/client.ts';
@@ -9,7 +9,7 @@ import { deleteNamespacesByLabel } from '../harness/kube/ops.ts';
 import { MANAGED_BY, MANAGED_BY_LABEL, RUN_ID_LABEL } from '../harness/plan.ts';
 import { log } from '../harness/progress.ts';
 import { redact } from '../harness/redact.ts';
-import { checkKubeconfig, defaultKubeconfig } from '../harness/settings.ts';
+import { checkKubeconfig, defaultKubeconfig, refuseEmpty } from '../harness/settings.ts';
 import { planSweep, sweepCommands, type SweepRun } from '../harness/sweep.ts';
 import { resolveTimeouts } from '../harness/timeouts.ts';
 import { helmMajor, resolveTool } from '../harness/tools.ts';
@@ -30,18 +30,7 @@ export interface CleanFlags {
  * (or without --yes), 1 when a removal failed, 2 for bad input, 3 when the API does not answer.
  */
 export async function cleanCommand(flags: CleanFlags, signal?: AbortSignal): Promise<number> {
-  for (const [flag, v] of [
-    ['--kubeconfig', flags.kubeconfig],
-    ['--context', flags.context],
-  ] as const)
-    if (v !== undefined && v.trim() === '')
-      throw new UserInputError(`${flag}: an empty value`, {
-        expected:
-          flag === '--context'
-            ? 'a context name from the kubeconfig (leave the flag out to use its current-context)'
-            : 'the path of a kubeconfig file',
-        seen: 'an empty value',
-      });
+  refuseEmpty({ kubeconfig: flags.kubeconfig, context: flags.context });
   const interrupted = () => asInterrupted(signal ?? AbortSignal.abort(), 'clean');
   const kubeconfig = path.resolve(flags.kubeconfig ?? defaultKubeconfig(process.env));
   checkKubeconfig(kubeconfig, flags.context);

@@ -11,7 +11,6 @@ import {
   isConformanceError,
   PreflightError,
   throwIfInterrupted,
-  UserInputError,
 } from '../harness/errors.ts';
 import type { RunFacts } from '../harness/facts.ts';
 import { Orchestrator } from '../harness/orchestrator.ts';
@@ -29,6 +28,7 @@ import {
   checkKubeconfig,
   collectList,
   defaultKubeconfig,
+  refuseEmpty,
   resolveSettings,
   type RunFlags,
 } from '../harness/settings.ts';
@@ -152,18 +152,7 @@ async function doctorCommand(flags: {
   const needDocker = flags.kubeconfig === undefined && flags.context === undefined;
   // For an existing cluster the kubeconfig is checked as `run` checks it (exit 2 when unusable).
   if (!needDocker) {
-    for (const [flag, v] of [
-      ['--kubeconfig', flags.kubeconfig],
-      ['--context', flags.context],
-    ] as const)
-      if (v !== undefined && v.trim() === '')
-        throw new UserInputError(`${flag}: an empty value`, {
-          expected:
-            flag === '--context'
-              ? 'a context name from the kubeconfig (leave the flag out to use its current-context)'
-              : 'the path of a kubeconfig file',
-          seen: 'an empty value',
-        });
+    refuseEmpty({ kubeconfig: flags.kubeconfig, context: flags.context });
     checkKubeconfig(path.resolve(flags.kubeconfig ?? defaultKubeconfig(process.env)), flags.context);
   }
   // The profile a run would use (a bad one exits 2 here, as in run): its hosts are checked too.

@@ -73,7 +73,10 @@ export function validateSelection(patterns: string[], flag: string, catalog: Con
  */
 export function clusterNameProblem(name: string): string | undefined {
   if (name === '') return 'an empty value';
-  if (name.length > 50) return `${name.length} characters (kind allows 50: it appends -control-plane)`;
+  // kind v0.30.0 only warns above 50 (pkg/cluster/internal/create/create.go clusterNameMax);
+  // longer names make node hostnames above 64 characters, so this tool refuses them.
+  if (name.length > 50)
+    return `${name.length} characters (at most 50: kind warns above that, as its node names then pass 64 characters)`;
   if (!/^[a-z0-9.-]+$/.test(name)) return 'characters other than lowercase letters, digits, "." and "-"';
   const node = `${name}-control-plane`;
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(node))
@@ -119,6 +122,31 @@ export function defaultKubeconfig(env: NodeJS.ProcessEnv): string {
   return first ?? path.join(os.homedir(), '.kube', 'config');
 }
 
+const EMPTY_EXPECTED: Record<'context' | 'kubeconfig' | 'reportsDir', string> = {
+  context: 'a context name from the kubeconfig (leave the flag out to use its current-context)',
+  kubeconfig: 'the path of a kubeconfig file',
+  reportsDir: 'the path of a folder for the run folders',
+};
+
+/**
+ * An empty --context/--kubeconfig/--reports-dir (or the variable standing for it) is a mistake,
+ * not "the default": exit 2 naming it. Blank values count as empty.
+ */
+export function refuseEmpty(
+  values: Partial<Record<'context' | 'kubeconfig' | 'reportsDir', string | undefined>>,
+  names: Partial<SettingNames> = {},
+): void {
+  const n = { ...FLAG_NAMES, ...names };
+  for (const key of ['context', 'kubeconfig', 'reportsDir'] as const) {
+    const v = values[key];
+    if (v !== undefined && v.trim() === '')
+      throw new UserInputError(`${n[key]}: an empty value`, {
+        expected: EMPTY_EXPECTED[key],
+        seen: 'an empty value',
+      });
+  }
+}
+
 export function resolveSettings(
   flags: RunFlags,
   catalog: ConformanceTest[],
@@ -126,21 +154,7 @@ export function resolveSettings(
 ): RunSettings {
   const env = opts.env ?? process.env;
   const names = { ...FLAG_NAMES, ...opts.names };
-  for (const [key, value] of [
-    ['context', flags.context],
-    ['kubeconfig', flags.kubeconfig],
-    ['reportsDir', flags.reportsDir],
-  ] as const)
-    if (value === '')
-      throw new UserInputError(`${names[key]}: an empty value`, {
-        expected:
-          key === 'context'
-            ? 'a context name from the kubeconfig (leave the flag out to use its current-context)'
-            : key === 'kubeconfig'
-              ? 'the path of a kubeconfig file'
-              : 'the path of a folder for the run folders',
-        seen: 'an empty value',
-      });
+  refuseEmpty({ context: flags.context, kubeconfig: flags.kubeconfig, reportsDir: flags.reportsDir }, names);
   const existing = flags.kubeconfig !== undefined || flags.context !== undefined;
   if (existing && flags.reuse)
     throw new UserInputError('--reuse cannot be combined with --kubeconfig/--context', {

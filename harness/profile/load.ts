@@ -37,10 +37,13 @@ export const SYSTEM_NAMESPACES: readonly string[] = [
 ];
 
 /**
- * Namespaces istio-cni never enrolls in ambient: the cni release's `excludeNamespaces`
+ * Namespaces istio-cni is told not to enrol in ambient: the cni release's `excludeNamespaces`
  * (`cni.excludeNamespaces` wins, as the chart copies `.cni` over its values), default
  * [kube-system] (istio/istio@1.28.3 manifests/charts/istio-cni/values.yaml,
  * templates/zzy_descope_legacy.yaml; the CNI plugin skips those pods, cni/pkg/plugin/plugin.go).
+ * Before 1.30 the node agent still enrols an ambient-labelled pod there on a later update
+ * (1.28.3 cni/pkg/nodeagent/informers.go reconcilePod; 1.30 added the check): meshing them is
+ * refused either way, since the result would depend on the order of events.
  */
 export function cniExcludedNamespaces(values: Record<string, unknown>): string[] {
   const cni = values.cni;
@@ -502,7 +505,7 @@ export function loadProfile(file: string | undefined, options: LoadOptions = {})
       throw bad(
         source,
         `mesh.meshedNamespaces[${i}]`,
-        `a namespace istio-cni enrolls: it never enrolls pods in its excludeNamespaces (${excluded.join(', ')})`,
+        `a namespace istio-cni enrolls: not one of its excludeNamespaces (${excluded.join(', ')}), where the CNI plugin never redirects pods and, before Istio 1.30, the node agent may still enrol them on a later update`,
         n,
         `mesh another namespace${cniRelease?.valuesPath === undefined ? '' : `, or change excludeNamespaces in ${cniRelease.valuesPath}`}`,
       );
