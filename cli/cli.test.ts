@@ -3,9 +3,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { log } from '../harness/progress.ts';
-import { fixture, makeFakeBin, withEnv, type FakeBin } from '../test/helpers/fake-bin.ts';
-import { main } from './main.ts';
+import { fixture, makeFakeBin, type FakeBin } from '../test/helpers/fake-bin.ts';
+import { runMain } from '../test/helpers/in-process.ts';
 
 const BIN = path.join(import.meta.dirname, '..', 'bin', 'ambient-conformance.mjs');
 
@@ -30,26 +29,8 @@ async function cli(
     const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000, env });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   }
-  for (const k of Object.keys(process.env))
-    if ((k.startsWith('AMBIENT_') || k === 'KUBECONFIG') && !(k in env)) env[k] = undefined;
-  const out: string[] = [];
-  const err: string[] = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out.push(String(chunk));
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    err.push(String(chunk));
-    return true;
-  });
-  try {
-    const code = await withEnv(env, () => main(args));
-    return { code, stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    vi.restoreAllMocks();
-    process.exitCode = undefined;
-    log.setVerbose(false);
-  }
+  const r = await runMain(args, env);
+  return { code: r.code, stdout: r.stdout, stderr: r.stderr };
 }
 
 afterEach(() => {

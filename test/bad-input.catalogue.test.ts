@@ -5,11 +5,11 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi, type ExpectStatic } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { main } from '../cli/main.ts';
 import setupStandalone from '../harness/conformance/global-setup.ts';
 import { UserInputError } from '../harness/errors.ts';
 import { log } from '../harness/progress.ts';
 import { fixture, makeFakeBin, withEnv, type FakeBin } from './helpers/fake-bin.ts';
+import { runMain } from './helpers/in-process.ts';
 
 /**
  * Issue 10, "Keep it true": a catalogue of bad inputs. Every one exits 2 (the user's input) or 3
@@ -3031,30 +3031,16 @@ function baseEnv(): Record<string, string | undefined> {
 const callCount = () => TOOLS.map((t) => fake.calls(t).length);
 
 async function runInProcess(c: BadInput, dir: string) {
-  const out: string[] = [];
-  const err: string[] = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out.push(String(chunk));
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    err.push(String(chunk));
-    return true;
-  });
   const env = {
     ...baseEnv(),
     ...Object.fromEntries(
       Object.entries(c.env ?? {}).map(([k, v]) => [k, v === undefined ? v : sub(v, dir)]),
     ),
   };
-  const t0 = performance.now();
-  let code: number;
-  try {
-    code = await withEnv(env, () => main(c.argv.map((a) => sub(a, dir))));
-  } finally {
-    vi.restoreAllMocks();
-  }
-  return { code, stdout: out.join(''), stderr: err.join(''), ms: performance.now() - t0 };
+  return runMain(
+    c.argv.map((a) => sub(a, dir)),
+    env,
+  );
 }
 
 const STACK = /^\s+at .*:\d+:\d+\)?$/m;
