@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Entry point. Checks the Node version before loading anything, then runs the TypeScript CLI
-// through tsx (no build step).
+// with Node's own type stripping (no build step).
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 22 || (major === 22 && minor < 19)) {
   process.stderr.write(
@@ -10,6 +10,11 @@ if (major < 22 || (major === 22 && minor < 19)) {
   );
   process.exit(2);
 }
-const { register } = await import('tsx/esm/api');
-register();
+// Node 22.18+ strips TypeScript types itself (process.features.typescript); the sources use
+// only erasable syntax (tsconfig erasableSyntaxOnly), so no transpiler is loaded then. tsx
+// remains the fallback where type stripping is switched off (--no-experimental-strip-types).
+if (!process.features.typescript) {
+  const { register } = await import('tsx/esm/api');
+  register();
+}
 await import('../cli/entry.ts');

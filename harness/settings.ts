@@ -1,10 +1,8 @@
-import { InvalidArgumentError } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { ConformanceTest } from './conformance/define.ts';
 import { clip, UserInputError } from './errors.ts';
 import { checkWritableDir } from './files.ts';
 import type { RunSettings } from './plan.ts';
@@ -32,21 +30,13 @@ export function newRunId(now = new Date(), rand = randomBytes(2).toString('hex')
   return `${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}-${p(now.getUTCHours())}${p(now.getUTCMinutes())}${p(now.getUTCSeconds())}-${rand}`;
 }
 
-/** Comma-separated or repeated values: --only INSTALL-01,INSTALL-02 --only NETPOL-* */
-export function collectList(value: string, previous: string[] = []): string[] {
-  const items = value
-    .split(',')
-    .map((v) => v.trim())
-    .filter(Boolean);
-  // An empty selection would silently select everything.
-  if (items.length === 0)
-    throw new InvalidArgumentError(
-      'expected test IDs or SUITE-* prefixes, comma-separated; seen an empty value',
-    );
-  return [...previous, ...items];
-}
+export { collectList } from './selection.ts';
 
-export function validateSelection(patterns: string[], flag: string, catalog: ConformanceTest[]): void {
+export function validateSelection(
+  patterns: string[],
+  flag: string,
+  catalog: readonly { id: string }[],
+): void {
   if (!catalog.length) return; // no catalog at hand (globalSetup run directly): nothing to check against
   for (const p of patterns) {
     const ok = p.endsWith('*')
@@ -149,7 +139,7 @@ export function refuseEmpty(
 
 export function resolveSettings(
   flags: RunFlags,
-  catalog: ConformanceTest[],
+  catalog: readonly { id: string }[],
   opts: { env?: NodeJS.ProcessEnv; runId?: string; cwd?: string; names?: Partial<SettingNames> } = {},
 ): RunSettings {
   const env = opts.env ?? process.env;
