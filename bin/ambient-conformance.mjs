@@ -13,6 +13,11 @@ if (major < 22 || (major === 22 && minor < 19)) {
 // Node 22.18+ strips TypeScript types itself (process.features.typescript); the sources use
 // only erasable syntax (tsconfig erasableSyntaxOnly), so no transpiler is loaded then. tsx
 // remains the fallback where type stripping is switched off (--no-experimental-strip-types).
+// V8's compile cache (Node 22.1+), which from Node 24 also keeps the type-stripped sources, so a
+// second start skips most of the work (node:module enableCompileCache; the default folder is
+// under the OS temp dir, and NODE_DISABLE_COMPILE_CACHE=1 turns it off).
+const { enableCompileCache } = await import('node:module');
+enableCompileCache?.();
 if (!process.features.typescript) {
   const { register } = await import('tsx/esm/api');
   register();

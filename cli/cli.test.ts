@@ -52,6 +52,19 @@ const dockerDown = () =>
     helm: [{ match: 'version', stdout: fixture('helm/version-short-v4.stdout') }],
   });
 
+describe('the binary', () => {
+  it('runs with Node’s own type stripping, and through tsx where stripping is switched off', () => {
+    for (const flags of [[], ['--no-experimental-strip-types']]) {
+      const r = spawnSync(process.execPath, [...flags, BIN, '--version'], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(r.status, `${flags.join(' ')}: ${r.stderr}`).toBe(0);
+      expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    }
+  });
+});
+
 describe('ambient-conformance list', () => {
   it('prints the catalog without touching a cluster', async () => {
     // The real binary once: the entry's Node check and tsx loading, end to end.

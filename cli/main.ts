@@ -130,7 +130,7 @@ export function buildProgram(): Command {
     .description('print the catalog of conformance tests (ID, suite, claim) without touching any cluster')
     .addOption(new Option('--json', 'machine-readable output'))
     .action(async (flags: { json?: boolean }) => {
-      process.exitCode = (await commands()).listCommand(flags);
+      process.exitCode = (await import('./list.ts')).listCommand(flags);
     });
   const netpol = program.command('netpol').description('NetworkPolicy tools');
   netpol
