@@ -830,7 +830,12 @@ const OPERATION_FIELDS = [
   'paths',
   'notPaths',
 ] as const;
-/** The source and operation fields ztunnel judges at L4 (mesh.ts); the others need a waypoint. */
+/**
+ * The source and operation fields ztunnel judges at L4 (mesh.ts); the others need a waypoint.
+ * istio/istio 1.28.3 pilot/pkg/serviceregistry/kube/controller/ambient/authorization.go
+ * handleRule: ipBlocks, namespaces, serviceAccounts and principals (and their not-forms) become
+ * ztunnel matches; httpSources lists remoteIpBlocks and requestPrincipals as L7.
+ */
 const L4_SOURCE: readonly string[] = [
   'principals',
   'notPrincipals',
@@ -838,6 +843,8 @@ const L4_SOURCE: readonly string[] = [
   'notNamespaces',
   'ipBlocks',
   'notIpBlocks',
+  'serviceAccounts',
+  'notServiceAccounts',
 ];
 const L4_OPERATION: readonly string[] = ['ports', 'notPorts'];
 

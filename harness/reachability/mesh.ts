@@ -24,6 +24,14 @@ export interface AuthzSource {
   notNamespaces?: string[];
   ipBlocks?: string[];
   notIpBlocks?: string[];
+  /**
+   * `ns/sa`, or a bare `sa` meaning the policy's own namespace: L4 matches on the source's
+   * identity (istio/istio 1.28.3 pilot/pkg/serviceregistry/kube/controller/ambient/
+   * authorization.go stringToServiceAccountMatch; istio/ztunnel 1.28.3 src/rbac.rs
+   * ServiceAccountMatch: namespace and service account equal; no identity never matches).
+   */
+  serviceAccounts?: string[];
+  notServiceAccounts?: string[];
   /** Any L7-only field present (requestPrincipals, remoteIpBlocks…). */
   l7?: string[];
 }
@@ -122,10 +130,24 @@ export function effectivePeerAuth(
   return { mode: 'PERMISSIVE' };
 }
 
-function matchSource(src: AuthzSource, s: MeshSource, forDeny: boolean): boolean {
+/** istiod's reading of a serviceAccounts entry: "ns/sa", or "sa" in the policy's namespace. */
+function serviceAccountRef(v: string, ruleNamespace: string): { namespace: string; name: string } {
+  const i = v.indexOf('/');
+  return i >= 0 ? { namespace: v.slice(0, i), name: v.slice(i + 1) } : { namespace: ruleNamespace, name: v };
+}
+
+function matchSource(src: AuthzSource, s: MeshSource, forDeny: boolean, ruleNamespace: string): boolean {
   const principal = s.mtls && s.pod ? principalOf(s.pod) : undefined;
   const ns = s.mtls && s.pod ? s.pod.namespace : undefined;
   if (src.l7?.length && !forDeny) return false;
+  const sa =
+    s.mtls && s.pod ? { namespace: s.pod.namespace, name: s.pod.serviceAccount ?? 'default' } : undefined;
+  const saMatch = (v: string) => {
+    const ref = serviceAccountRef(v, ruleNamespace);
+    return sa !== undefined && ref.namespace === sa.namespace && ref.name === sa.name;
+  };
+  if (src.serviceAccounts && !src.serviceAccounts.some(saMatch)) return false;
+  if (src.notServiceAccounts?.some(saMatch)) return false;
   if (src.principals && !(principal !== undefined && src.principals.some((p) => stringMatch(p, principal))))
     return false;
   if (
@@ -203,8 +225,15 @@ function matchCondition(
 }
 
 /** A rule matches when every present section matches (OR within from/to lists, AND across). */
-function ruleMatches(r: AuthzRule, s: MeshSource, dst: PodInfo, port: number, forDeny: boolean): boolean {
-  if (r.from?.length && !r.from.some((f) => matchSource(f.source, s, forDeny))) return false;
+function ruleMatches(
+  r: AuthzRule,
+  s: MeshSource,
+  dst: PodInfo,
+  port: number,
+  forDeny: boolean,
+  ruleNamespace: string,
+): boolean {
+  if (r.from?.length && !r.from.some((f) => matchSource(f.source, s, forDeny, ruleNamespace))) return false;
   if (r.to?.length && !r.to.some((t) => matchOperation(t.operation, port, forDeny))) return false;
   if (r.when?.length && !r.when.every((c) => matchCondition(c, s, dst, port, forDeny))) return false;
   return true;
@@ -247,7 +276,7 @@ export function meshVerdict(
   const applicable = policies.filter((p) => !p.targetRefs && policyApplies(p, dst, root));
   for (const p of applicable.filter((x) => x.action === 'DENY')) {
     const rules = p.rules ?? [];
-    const hit = rules.findIndex((r) => ruleMatches(r, s, dst, port, true));
+    const hit = rules.findIndex((r) => ruleMatches(r, s, dst, port, true, p.namespace));
     if (hit >= 0)
       return {
         outcome: 'deny',
@@ -258,7 +287,7 @@ export function meshVerdict(
   if (!allows.length)
     return { outcome: 'allow', reason: pa.mode === 'STRICT' ? `mTLS satisfies STRICT (${pa.by ?? ''})` : '' };
   for (const p of allows) {
-    const hit = (p.rules ?? []).findIndex((r) => ruleMatches(r, s, dst, port, false));
+    const hit = (p.rules ?? []).findIndex((r) => ruleMatches(r, s, dst, port, false, p.namespace));
     if (hit >= 0)
       return {
         outcome: 'allow',
