@@ -80,3 +80,45 @@ describe('AuthorizationPolicy serviceAccounts (L4 in ztunnel 1.28)', () => {
     expect(o['ns-b/app-3']).toMatch(/^allow:/);
   });
 });
+
+describe('AuthorizationPolicy rules as istiod 1.28.3 converts them for ztunnel', () => {
+  const policy = (action: string, rules: unknown[]) => ({
+    apiVersion: 'security.istio.io/v1',
+    kind: 'AuthorizationPolicy',
+    metadata: { name: 'p', namespace: 'ns-a' },
+    spec: { action, rules },
+  });
+  it('ALLOW: a rule with any L7 attribute is omitted, even when another from entry is pure L4', () => {
+    const o = outcomes(
+      policy('ALLOW', [
+        { from: [{ source: { namespaces: ['ns-b'] } }, { source: { requestPrincipals: ['*'] } }] },
+      ]),
+    );
+    expect(o['ns-b/app-3']).toMatch(/^deny:/);
+    expect(o['ns-b/app-3']).toContain('need L7 attributes');
+  });
+  it('DENY: an entry with only L7 fields becomes an empty match, which never matches', () => {
+    const o = outcomes(policy('DENY', [{ to: [{ operation: { methods: ['GET'] } }] }]));
+    expect(o['ns-b/app-4']).toMatch(/^allow:/);
+  });
+  it('DENY: L7 fields beside L4 ones are dropped and the L4 part is enforced (more restrictive)', () => {
+    const o = outcomes(
+      policy('DENY', [{ from: [{ source: { namespaces: ['ns-b'], requestPrincipals: ['*'] } }] }]),
+    );
+    expect(o['ns-b/app-4']).toMatch(/^deny:/);
+    expect(o['ns-a/app-2']).toMatch(/^allow:/);
+  });
+  it('DENY: a when on an L7 key never matches', () => {
+    const o = outcomes(policy('DENY', [{ when: [{ key: 'request.headers[x-user]', values: ['a'] }] }]));
+    expect(o['ns-b/app-4']).toMatch(/^allow:/);
+  });
+  it('AUDIT and CUSTOM have no L4 effect, and the reason says so', () => {
+    for (const action of ['AUDIT', 'CUSTOM']) {
+      const spec = action === 'CUSTOM' ? { provider: { name: 'ext' } } : {};
+      const p = policy(action, [{ from: [{ source: { namespaces: ['ns-b'] } }] }]);
+      const o = outcomes({ ...p, spec: { ...p.spec, ...spec } });
+      expect(o['ns-b/app-4']).toMatch(/^allow:/);
+      expect(o['ns-b/app-4']).toContain(`ztunnel does not support the ${action} action`);
+    }
+  });
+});

@@ -224,7 +224,47 @@ function matchCondition(
   return true;
 }
 
-/** A rule matches when every present section matches (OR within from/to lists, AND across). */
+const L4_SOURCE_KEYS = [
+  'principals',
+  'notPrincipals',
+  'namespaces',
+  'notNamespaces',
+  'ipBlocks',
+  'notIpBlocks',
+  'serviceAccounts',
+  'notServiceAccounts',
+] as const;
+
+/**
+ * istiod's l7RuleFound for one rule: an L7 source or operation field, or a `when` key outside
+ * the five L4 ones (istio/istio 1.28.3 pilot/pkg/serviceregistry/kube/controller/ambient/
+ * authorization.go handleRule, httpSources, httpOperations, l4WhenAttributes).
+ */
+function ruleHasL7(r: AuthzRule): boolean {
+  return (
+    (r.from ?? []).some((f) => (f.source.l7?.length ?? 0) > 0) ||
+    (r.to ?? []).some((t) => (t.operation.l7?.length ?? 0) > 0) ||
+    (r.when ?? []).some((c) => !L4_CONDITION_KEYS.has(c.key))
+  );
+}
+
+/**
+ * Whether istiod's ztunnel match for this entry has anything in it. ztunnel skips an empty
+ * match, so a clause made only of empty matches never matches (istio/ztunnel 1.28.3 src/rbac.rs
+ * RbacMatch::is_empty and the "empty clause" branch of Authorization::matches).
+ */
+const sourceHasL4 = (src: AuthzSource) => L4_SOURCE_KEYS.some((k) => (src[k]?.length ?? 0) > 0);
+const operationHasL4 = (op: AuthzOperation) => (op.ports?.length ?? 0) > 0 || (op.notPorts?.length ?? 0) > 0;
+const conditionHasL4 = (c: AuthzCondition) =>
+  L4_CONDITION_KEYS.has(c.key) && ((c.values?.length ?? 0) > 0 || (c.notValues?.length ?? 0) > 0);
+
+/**
+ * A rule as ztunnel evaluates istiod's conversion of it. ALLOW: a rule with any L7 attribute is
+ * omitted (it never allows). DENY: L7 fields are dropped and the rest is matched; a `from`/`to`
+ * entry with no L4 field, or a `when` on an L7 key, becomes an empty match that never matches,
+ * so that clause, and the rule, never match. Otherwise every present clause must match (OR
+ * within from/to lists, AND across clauses).
+ */
 function ruleMatches(
   r: AuthzRule,
   s: MeshSource,
@@ -233,9 +273,19 @@ function ruleMatches(
   forDeny: boolean,
   ruleNamespace: string,
 ): boolean {
-  if (r.from?.length && !r.from.some((f) => matchSource(f.source, s, forDeny, ruleNamespace))) return false;
-  if (r.to?.length && !r.to.some((t) => matchOperation(t.operation, port, forDeny))) return false;
-  if (r.when?.length && !r.when.every((c) => matchCondition(c, s, dst, port, forDeny))) return false;
+  if (!forDeny && ruleHasL7(r)) return false;
+  if (
+    r.from?.length &&
+    !r.from.some((f) => sourceHasL4(f.source) && matchSource(f.source, s, true, ruleNamespace))
+  )
+    return false;
+  if (
+    r.to?.length &&
+    !r.to.some((t) => operationHasL4(t.operation) && matchOperation(t.operation, port, true))
+  )
+    return false;
+  if (r.when?.length && !r.when.every((c) => conditionHasL4(c) && matchCondition(c, s, dst, port, true)))
+    return false;
   return true;
 }
 
@@ -256,10 +306,36 @@ export interface MeshVerdict {
 /**
  * The destination ztunnel's decision. Order as in Istio: DENY policies first, then ALLOW (if any
  * ALLOW policy applies, one must match). STRICT is istiod's static DENY of connections without an
- * identity (istio-system/istio_converted_static_strict). Rules that need L7 attributes cannot be
- * enforced without a waypoint: in an ALLOW they match nothing, in a DENY they are ignored (fail closed).
+ * identity (istio-system/istio_converted_static_strict). Rules follow istiod's conversion (see
+ * ruleMatches): an ALLOW rule with an L7 attribute allows nothing; in a DENY the L7 fields are
+ * dropped, and an entry left with no L4 field never matches. Actions other than ALLOW and DENY
+ * have no L4 effect, and the reason says so.
  */
 export function meshVerdict(
+  s: MeshSource,
+  dst: PodInfo,
+  port: number,
+  peerAuths: PeerAuthenticationInfo[],
+  policies: AuthorizationPolicyInfo[],
+  root: string,
+): MeshVerdict {
+  const v = l4Verdict(s, dst, port, peerAuths, policies, root);
+  // istiod hands ztunnel only ALLOW and DENY; any other action is reported as unsupported and
+  // has no L4 effect (istio/istio 1.28.3 authorization.go convertAuthorizationPolicy).
+  const unsupported = policies.filter(
+    (p) => !p.targetRefs && p.action !== 'ALLOW' && p.action !== 'DENY' && policyApplies(p, dst, root),
+  );
+  if (!unsupported.length) return v;
+  const note = unsupported
+    .map(
+      (p) =>
+        `AuthorizationPolicy ${p.namespace}/${p.name} has no L4 effect: ztunnel does not support the ${p.action} action`,
+    )
+    .join('; ');
+  return { ...v, reason: v.reason ? `${v.reason}; ${note}` : note };
+}
+
+function l4Verdict(
   s: MeshSource,
   dst: PodInfo,
   port: number,
