@@ -122,3 +122,35 @@ describe('AuthorizationPolicy rules as istiod 1.28.3 converts them for ztunnel',
     }
   });
 });
+
+describe('empty lists and port strings, as istiod reads them', () => {
+  const policy = (action: string, rules: unknown[]) => ({
+    apiVersion: 'security.istio.io/v1',
+    kind: 'AuthorizationPolicy',
+    metadata: { name: 'p', namespace: 'ns-a' },
+    spec: { action, rules },
+  });
+  it('an empty list is absent (istiod uses a field only when it has entries): no false L7 and no empty positive list', () => {
+    expect(
+      outcomes(policy('ALLOW', [{ to: [{ operation: { ports: ['8080'], methods: [] } }] }]))['ns-b/app-4'],
+    ).toMatch(/^allow:/);
+    expect(
+      outcomes(policy('ALLOW', [{ from: [{ source: { namespaces: ['ns-b'], requestPrincipals: [] } }] }]))[
+        'ns-b/app-4'
+      ],
+    ).toMatch(/^allow:/);
+    expect(
+      outcomes(
+        policy('ALLOW', [{ from: [{ source: { serviceAccounts: [], ipBlocks: ['10.244.2.0/24'] } }] }]),
+      )['ns-b/app-4'],
+    ).toMatch(/^allow:/);
+  });
+  it('ports are numbers: "08080" is 8080, in ports and in a destination.port condition', () => {
+    expect(outcomes(policy('ALLOW', [{ to: [{ operation: { ports: ['08080'] } }] }]))['ns-b/app-4']).toMatch(
+      /^allow:/,
+    );
+    expect(
+      outcomes(policy('ALLOW', [{ when: [{ key: 'destination.port', values: ['08080'] }] }]))['ns-b/app-4'],
+    ).toMatch(/^allow:/);
+  });
+});

@@ -961,7 +961,8 @@ function decodeAuthzRule(v: unknown, path: string): AuthzRule {
       for (const k of SOURCE_FIELDS) {
         const isSa = k === 'serviceAccounts' || k === 'notServiceAccounts';
         const list = optStrings(src[k], child(sp, k), isSa ? 16 : undefined, isSa ? 320 : undefined);
-        if (list) values[k] = list;
+        // istiod uses a field only when it has entries (authorization.go: len(...) > 0): [] is absent.
+        if (list?.length) values[k] = list;
       }
       if (
         (values.serviceAccounts || values.notServiceAccounts) &&
@@ -994,7 +995,7 @@ function decodeAuthzRule(v: unknown, path: string): AuthzRule {
       const l7: string[] = [];
       for (const k of OPERATION_FIELDS) {
         const list = optStrings(o[k], child(op, k));
-        if (!list) continue;
+        if (!list?.length) continue; // [] is absent for istiod, as for sources
         if (L4_OPERATION.includes(k)) (operation as Record<string, string[]>)[k] = list;
         else l7.push(k);
       }
@@ -1010,7 +1011,11 @@ function decodeAuthzRule(v: unknown, path: string): AuthzRule {
       const key = str(c.key, child(p, 'key'));
       const values = optStrings(c.values, child(p, 'values'));
       const notValues = optStrings(c.notValues, child(p, 'notValues'));
-      return { key, ...(values ? { values } : {}), ...(notValues ? { notValues } : {}) };
+      return {
+        key,
+        ...(values?.length ? { values } : {}),
+        ...(notValues?.length ? { notValues } : {}),
+      };
     });
   return rule;
 }

@@ -176,10 +176,19 @@ function matchSource(src: AuthzSource, s: MeshSource, forDeny: boolean, ruleName
   return true;
 }
 
+/**
+ * Ports as istiod reads them (authorization.go stringToPort: strconv.ParseUint base 10, 32 bits;
+ * an entry that does not parse is dropped, so "08080" is 8080 and "http" is nothing).
+ */
+export function portsOf(list: string[] | undefined): number[] {
+  return (list ?? []).filter((p) => /^\d+$/.test(p) && Number(p) <= 0xffffffff).map(Number);
+}
+
 function matchOperation(op: AuthzOperation, port: number, forDeny: boolean): boolean {
   if (op.l7?.length && !forDeny) return false;
-  if (op.ports && !op.ports.includes(String(port))) return false;
-  if (op.notPorts?.includes(String(port))) return false;
+  const ports = portsOf(op.ports);
+  if (ports.length && !ports.includes(port)) return false;
+  if (portsOf(op.notPorts).includes(port)) return false;
   return true;
 }
 
@@ -213,6 +222,11 @@ function matchCondition(
           : c.key === 'destination.port'
             ? String(port)
             : dst.ip;
+  if (c.key === 'destination.port') {
+    const ports = portsOf(c.values);
+    if (ports.length && !ports.includes(port)) return false;
+    return !portsOf(c.notValues).includes(port);
+  }
   const test = (p: string) =>
     value === undefined
       ? false
@@ -254,9 +268,13 @@ function ruleHasL7(r: AuthzRule): boolean {
  * RbacMatch::is_empty and the "empty clause" branch of Authorization::matches).
  */
 const sourceHasL4 = (src: AuthzSource) => L4_SOURCE_KEYS.some((k) => (src[k]?.length ?? 0) > 0);
-const operationHasL4 = (op: AuthzOperation) => (op.ports?.length ?? 0) > 0 || (op.notPorts?.length ?? 0) > 0;
+const operationHasL4 = (op: AuthzOperation) =>
+  portsOf(op.ports).length > 0 || portsOf(op.notPorts).length > 0;
 const conditionHasL4 = (c: AuthzCondition) =>
-  L4_CONDITION_KEYS.has(c.key) && ((c.values?.length ?? 0) > 0 || (c.notValues?.length ?? 0) > 0);
+  L4_CONDITION_KEYS.has(c.key) &&
+  (c.key === 'destination.port'
+    ? portsOf(c.values).length > 0 || portsOf(c.notValues).length > 0
+    : (c.values?.length ?? 0) > 0 || (c.notValues?.length ?? 0) > 0);
 
 /**
  * A rule as ztunnel evaluates istiod's conversion of it. ALLOW: a rule with any L7 attribute is
