@@ -171,7 +171,8 @@ async function runVitest(
   started(async () => {
     // Cancel what is left and stop the workers; a test in the middle of a call is abandoned.
     void vitest.cancelCurrentRun('keyboard-input').catch(() => undefined);
-    await Promise.race([vitest.close(), new Promise((r) => setTimeout(r, 3000))]);
+    const { settleWithin } = await import('../harness/wait.ts');
+    await settleWithin(vitest.close(), 3000);
   });
   try {
     await vitest.start();
@@ -318,15 +319,18 @@ export async function runCommand(flags: RunFlags & { verbose?: boolean }): Promi
   }
 
   const setupMessage = setupError === undefined ? 'not run' : errorText(setupError, false);
-  const merged = writeRunReports(
-    settings,
-    profile,
-    phases,
-    facts ?? orch.facts(),
-    results,
-    startedAt,
-    `not run: ${setupMessage}`,
-  );
+  // Written now and again after cleanup (with its phase); the same inputs both times.
+  const report = () =>
+    writeRunReports(
+      settings,
+      profile,
+      phases,
+      facts ?? orch.facts(),
+      results,
+      startedAt,
+      `not run: ${setupMessage}`,
+    );
+  const merged = report();
   const failed = setupError !== undefined || merged.some((r) => r.status === 'FAIL');
 
   if (setupError !== undefined) {
@@ -347,15 +351,7 @@ export async function runCommand(flags: RunFlags & { verbose?: boolean }): Promi
   await parkIfInterrupted();
   removeSignals();
   if (cleanupFailures.length) recordLeftovers('cleanup left something behind');
-  writeRunReports(
-    settings,
-    profile,
-    phases,
-    facts ?? orch.facts(),
-    results,
-    startedAt,
-    `not run: ${setupMessage}`,
-  );
+  report();
 
   if (!interrupted) {
     process.stdout.write(`\n${consoleSummary(merged)}\n`);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { WaitError } from './errors.ts';
-import { pollUntil } from './wait.ts';
+import { pollUntil, settleWithin } from './wait.ts';
 
 describe('pollUntil', () => {
   it('returns the value once the condition holds', async () => {
@@ -51,5 +51,16 @@ describe('pollUntil', () => {
       judge: () => ({ done: true, seen: '' }),
     }).catch((x: unknown) => x);
     expect((e as WaitError).details.seen).toBe('last seen: error: HTTP 503');
+  });
+});
+
+describe('settleWithin', () => {
+  it('is true as soon as the promise settles (resolved or rejected), false at the deadline', async () => {
+    expect(await settleWithin(Promise.resolve(1), 1000)).toBe(true);
+    expect(await settleWithin(Promise.reject(new Error('x')), 1000)).toBe(true);
+    expect(await settleWithin(undefined, 1000)).toBe(true);
+    const t0 = Date.now();
+    expect(await settleWithin(new Promise(() => undefined), 50)).toBe(false);
+    expect(Date.now() - t0).toBeLessThan(2000);
   });
 });

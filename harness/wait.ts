@@ -107,17 +107,19 @@ export async function holdsFor<T>(
  */
 export async function settleWithin(p: Promise<unknown> | undefined, ms: number): Promise<boolean> {
   if (!p) return true;
-  let timer: NodeJS.Timeout | undefined;
+  const deadline = AbortSignal.timeout(ms);
+  let onDeadline: (() => void) | undefined;
   const settled = await Promise.race([
     p.then(
       () => true,
       () => true,
     ),
     new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), ms);
+      onDeadline = () => resolve(false);
+      deadline.addEventListener('abort', onDeadline, { once: true });
     }),
   ]);
-  clearTimeout(timer);
+  if (onDeadline) deadline.removeEventListener('abort', onDeadline);
   return settled;
 }
 

@@ -42,14 +42,17 @@ export interface BodyRun {
 /** The body's signal: aborted by the budget or by the run's cancellation. */
 export function bodySignal(budgetMs: number, budgetMessage: string, cancel?: AbortSignal) {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new Error(budgetMessage)), budgetMs);
+  // The budget is a deadline signal (as the body's own waits use), relayed with its message.
+  const deadline = AbortSignal.timeout(budgetMs);
+  const onDeadline = () => controller.abort(new Error(budgetMessage));
+  deadline.addEventListener('abort', onDeadline, { once: true });
   const onCancel = () => controller.abort(new InterruptedError('the run was cancelled while this test ran'));
   if (cancel?.aborted) onCancel();
   else cancel?.addEventListener('abort', onCancel, { once: true });
   return {
     signal: controller.signal,
     dispose: () => {
-      clearTimeout(timer);
+      deadline.removeEventListener('abort', onDeadline);
       cancel?.removeEventListener('abort', onCancel);
     },
   };

@@ -1077,8 +1077,8 @@ items:
     uid: 9f1e2d3c-aaaa-bbbb-cccc-ddddeeeeffff
   spec:
     containers:
-    - args: [-config.file=/etc/loki/config.yaml]
-      image: grafana/loki:3.5.0
+    - args: [netexec, --http-port=3100]
+      image: registry.k8s.io/e2e-test-images/agnhost:2.53@sha256:99c6b4bb4a1e1df3f0b3752168c89358794d02258ebebc26bf21c29399011a85
       imagePullPolicy: IfNotPresent
       name: loki
       ports:
@@ -1126,8 +1126,8 @@ items:
     - {lastProbeTime: null, lastTransitionTime: "2026-01-01T10:00:05Z", status: "True", type: Ready}
     containerStatuses:
     - containerID: containerd://0123abcd
-      image: docker.io/grafana/loki:3.5.0
-      imageID: docker.io/grafana/loki@sha256:0000000000000000000000000000000000000000000000000000000000000000
+      image: registry.k8s.io/e2e-test-images/agnhost:2.53@sha256:99c6b4bb4a1e1df3f0b3752168c89358794d02258ebebc26bf21c29399011a85
+      imageID: registry.k8s.io/e2e-test-images/agnhost@sha256:99c6b4bb4a1e1df3f0b3752168c89358794d02258ebebc26bf21c29399011a85
       lastState: {}
       name: loki
       ready: true
