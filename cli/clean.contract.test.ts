@@ -243,6 +243,38 @@ describe('ambient-conformance clean', { timeout: 90_000 }, () => {
     expect(fake.calls('helm').filter((c) => c[0] === 'uninstall')).toHaveLength(1);
   });
 
+  it('a run whose user may not create the marker Lease stops at cluster.marker, naming what is missing, installing nothing', async () => {
+    const forbidding = await startFakeApiServer({ forbidCreate: /\/leases$/ });
+    try {
+      const home = mkdtempSync(path.join(os.tmpdir(), 'home-'));
+      const kubeconfig = path.join(home, 'kubeconfig');
+      writeFileSync(kubeconfig, kubeconfigFor(forbidding.url, 'staging'), { mode: 0o600 });
+      const fake = makeFakeBin({
+        helm: [
+          { match: 'version', stdout: fixture('helm/version-short-v4.stdout') },
+          { match: 'list', stdout: '[]\n' },
+          { match: 'install', stdout: 'STATUS: deployed\n' },
+        ],
+      });
+      const r = await execa(
+        process.execPath,
+        [BIN, 'run', '--kubeconfig', kubeconfig, '--reports-dir', path.join(home, 'r')],
+        {
+          reject: false,
+          env: { PATH: fake.path, HOME: home, AMBIENT_TOOL_CACHE: path.join(home, 'tools') },
+          extendEnv: false,
+        },
+      );
+      expect(r.exitCode, r.stderr).toBe(1);
+      expect(r.stderr).toContain('cannot create the run marker Lease default/ambient-conformance-');
+      expect(r.stderr).toContain('seen:     HTTP 403');
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      expect(fake.calls('helm').filter((c) => c[0] === 'install')).toEqual([]);
+    } finally {
+      await forbidding.close();
+    }
+  });
+
   it('an API that does not answer is exit 3 naming its address; a bad kubeconfig is exit 2', async () => {
     const home = mkdtempSync(path.join(os.tmpdir(), 'home-'));
     const kc = path.join(home, 'kc');

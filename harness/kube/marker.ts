@@ -1,5 +1,6 @@
 import os from 'node:os';
 import { V1MicroTime, type V1Lease } from '@kubernetes/client-node';
+import { InterruptedError, OperationError } from '../errors.ts';
 import { log } from '../progress.ts';
 import { MANAGED_BY, MANAGED_BY_LABEL, RUN_ID_LABEL } from '../plan.ts';
 import { createWithRetry, isNotFound, statusOf, withRetry, type KubeClients } from './client.ts';
@@ -141,9 +142,25 @@ export class MarkerHandle {
   async create(): Promise<void> {
     this.acquired = new Date();
     const body = markerLease(this.runId, this.holder, this.acquired, this.releases);
-    await createWithRetry(`create run marker ${MARKER_NAMESPACE}/${markerName(this.runId)}`, () =>
-      this.kube().coordination.createNamespacedLease({ namespace: MARKER_NAMESPACE, body }),
-    );
+    const what = `${MARKER_NAMESPACE}/${markerName(this.runId)}`;
+    try {
+      await createWithRetry(`create run marker ${what}`, () =>
+        this.kube().coordination.createNamespacedLease({ namespace: MARKER_NAMESPACE, body }),
+      );
+    } catch (e) {
+      if (e instanceof InterruptedError) throw e;
+      const code = statusOf(e);
+      throw new OperationError(`cannot create the run marker Lease ${what}`, {
+        expected: `permission to create, update and delete coordination.k8s.io Leases in ${MARKER_NAMESPACE}`,
+        seen:
+          code !== undefined
+            ? `HTTP ${code}`
+            : e instanceof Error
+              ? (e.message.split('\n')[0] ?? '')
+              : String(e),
+        fix: `grant this user leases (create, get, update, delete) in ${MARKER_NAMESPACE}: the marker lets \`ambient-conformance clean\` remove what an interrupted run left`,
+      });
+    }
     this.timer = setInterval(() => {
       this.renew(this.lasting()).catch((e: unknown) => {
         // A marker that is not renewed looks stale to `clean` after 3 minutes: say so once.

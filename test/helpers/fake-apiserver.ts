@@ -37,6 +37,8 @@ export async function startFakeApiServer(
     kindnet?: boolean;
     /** Requests whose path matches are never answered (a hung API call). */
     hang?: RegExp;
+    /** POSTs whose path matches are refused 403 Forbidden, as RBAC refuses them. */
+    forbidCreate?: RegExp;
   } = {},
 ): Promise<FakeApiServer> {
   const namespaces = new Map<string, Record<string, unknown>>([
@@ -70,6 +72,15 @@ export async function startFakeApiServer(
         });
       const p = url.pathname;
       if (opts.hang?.test(p)) return; // never answered
+      if (req.method === 'POST' && opts.forbidCreate?.test(p))
+        return send(403, {
+          kind: 'Status',
+          apiVersion: 'v1',
+          status: 'Failure',
+          reason: 'Forbidden',
+          code: 403,
+          message: `cannot create resource at ${p}: forbidden`,
+        });
       if (req.method === 'POST') bodies.set(p, [...(bodies.get(p) ?? []), JSON.parse(body || 'null')]);
       const np = /^\/apis\/networking\.k8s\.io\/v1\/namespaces\/([^/]+)\/networkpolicies$/.exec(p);
       if (np && req.method === 'POST') return send(201, JSON.parse(body));
