@@ -768,6 +768,7 @@ export function decodePeerAuthentication(o: Record<string, unknown>): PeerAuthen
   const m = decodeMeta(o.metadata, 'subdomain', true);
   let mode: PeerAuthMode = 'UNSET';
   let selector: { matchLabels?: Record<string, string> } | undefined;
+  let portLevelMtls: Record<number, PeerAuthMode> | undefined;
   if (present(o.spec)) {
     const spec = strict(o.spec, 'spec', 'PeerAuthentication spec (security.istio.io/v1)', [
       'selector',
@@ -781,27 +782,44 @@ export function decodePeerAuthentication(o: Record<string, unknown>): PeerAuthen
     }
     if (present(spec.portLevelMtls)) {
       const plm = object(spec.portLevelMtls, 'spec.portLevelMtls', 'a map of port to mtls');
+      portLevelMtls = {};
       for (const [port, x] of Object.entries(plm)) {
         const p = mapKey('spec.portLevelMtls', port);
         if (!/^\d+$/.test(port) || portNumber(Number(port)))
           throw invalid(p, 'a port number from 1 to 65535 as the key', port);
         const pm = strict(x, p, 'PeerAuthentication mtls (security.istio.io/v1)', ['mode']);
-        mtlsMode(pm.mode, child(p, 'mode'));
+        portLevelMtls[Number(port)] = mtlsMode(pm.mode, child(p, 'mode')) ?? 'UNSET';
       }
-      // The CRD's rule: "portLevelMtls requires selector".
+      // The CRD's rule: "portLevelMtls requires selector"; istiod's validation (pkg/config/
+      // validation ValidatePeerAuthentication): not on a mesh or namespace policy (no matchLabels),
+      // and, if given, at least one port.
       if (!Object.keys(selector?.matchLabels ?? {}).length)
         throw invalid(
           'spec.portLevelMtls',
           'portLevelMtls only with a spec.selector that has matchLabels',
           spec.portLevelMtls,
         );
+      if (!Object.keys(portLevelMtls).length)
+        throw invalid(
+          'spec.portLevelMtls',
+          'at least one port, if portLevelMtls is given',
+          spec.portLevelMtls,
+        );
     }
   }
+  const created = optStr(
+    (o.metadata as Record<string, unknown>).creationTimestamp,
+    'metadata.creationTimestamp',
+  );
+  if (created !== undefined && Number.isNaN(Date.parse(created)))
+    throw invalid('metadata.creationTimestamp', 'an RFC 3339 time, such as 2026-11-30T10:00:00Z', created);
   return {
     namespace: m.namespace ?? 'default',
     name: m.name,
     mode,
-    ...(selector?.matchLabels ? { selector: { matchLabels: selector.matchLabels } } : {}),
+    ...(selector ? { selector } : {}),
+    ...(portLevelMtls ? { portLevelMtls } : {}),
+    ...(created !== undefined ? { creationTimestamp: created } : {}),
   };
 }
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { frame, np } from '../../test/helpers/netpol-frame.ts';
 import type { AuthorizationPolicyInfo, PeerAuthenticationInfo } from './mesh.ts';
-import { effectivePeerAuth, principalOf, spiffeId, stringMatch } from './mesh.ts';
+import { principalOf, spiffeId, stringMatch } from './mesh.ts';
+import { peerAuthDecision } from './peerauth.ts';
 import { ReachabilityModel } from './model.ts';
 import type { NetworkPolicyInfo } from './types.ts';
 
@@ -43,7 +44,7 @@ describe('PeerAuthentication', () => {
     const m = model({ pa: [{ namespace: 'y', name: 'strict', mode: 'STRICT' }] });
     expect(cell(m, 'z/a', 'y/a')).toMatchObject({ allowed: false, outcome: 'deny' });
     expect(cell(m, 'z/a', 'y/a').reason).toContain(
-      'PeerAuthentication y/strict is STRICT and the source has no mTLS identity',
+      'PeerAuthentication makes port 80 STRICT (namespace y/strict STRICT) and the source has no mTLS identity',
     );
     expect(cell(m, 'x/a', 'y/a')).toMatchObject({ allowed: true, outcome: 'allow' });
   });
@@ -59,15 +60,13 @@ describe('PeerAuthentication', () => {
       { namespace: 'y', name: 'wl', mode: 'STRICT', selector: { matchLabels: { pod: 'b' } } },
     ];
     const pod = (ns: string, p: string) => ({ namespace: ns, name: p, labels: { pod: p }, ports: [] });
-    expect(effectivePeerAuth(list, pod('y', 'a'), 'istio-system')).toEqual({
-      mode: 'PERMISSIVE',
-      by: 'y/ns',
-    });
-    expect(effectivePeerAuth(list, pod('y', 'b'), 'istio-system')).toEqual({ mode: 'STRICT', by: 'y/wl' });
-    expect(effectivePeerAuth(list, pod('x', 'a'), 'istio-system')).toEqual({
-      mode: 'STRICT',
-      by: 'istio-system/mesh',
-    });
+    const d = (ns: string, p: string) => {
+      const r = peerAuthDecision(list, pod(ns, p), 'istio-system');
+      return { strict: r.staticStrict, by: [r.mesh, r.namespace, r.workload].map((x) => x?.name) };
+    };
+    expect(d('y', 'a')).toEqual({ strict: false, by: ['mesh', 'ns', undefined] });
+    expect(d('y', 'b')).toEqual({ strict: true, by: ['mesh', 'ns', 'wl'] });
+    expect(d('x', 'a')).toEqual({ strict: true, by: ['mesh', undefined, undefined] });
   });
   it('a non-meshed destination is not enforced by the mesh', () => {
     const m = model({ pa: [{ namespace: 'istio-system', name: 'mesh', mode: 'STRICT' }] });

@@ -1,4 +1,5 @@
 import { cidrContains } from './cidr.ts';
+import { peerAuthDecision, peerAuthVerdict } from './peerauth.ts';
 import { matchesSelector } from './selectors.ts';
 import type { LabelSelector, PodInfo } from './types.ts';
 
@@ -13,8 +14,14 @@ export type PeerAuthMode = 'STRICT' | 'PERMISSIVE' | 'DISABLE' | 'UNSET';
 export interface PeerAuthenticationInfo {
   namespace: string;
   name: string;
-  selector?: LabelSelector;
+  /** spec.selector (matchLabels only); present even when it has no matchLabels, as istiod tells those apart. */
+  selector?: { matchLabels?: Record<string, string> };
+  /** spec.mtls.mode; UNSET when absent (inherit). */
   mode: PeerAuthMode;
+  /** spec.portLevelMtls: port number → mode. */
+  portLevelMtls?: Record<number, PeerAuthMode>;
+  /** metadata.creationTimestamp (RFC 3339): the oldest policy wins where several compete. */
+  creationTimestamp?: string;
 }
 
 export interface AuthzSource {
@@ -98,36 +105,6 @@ function policyApplies(
 ): boolean {
   if (p.namespace !== root && p.namespace !== dst.namespace) return false;
   return p.selector === undefined || matchesSelector(p.selector, dst.labels);
-}
-
-/** The effective PeerAuthentication mode for a destination: workload > namespace > mesh-wide. */
-export function effectivePeerAuth(
-  list: PeerAuthenticationInfo[],
-  dst: PodInfo,
-  root: string,
-): { mode: PeerAuthMode; by?: string } {
-  const key = (p: PeerAuthenticationInfo) => `${p.namespace}/${p.name}`;
-  const candidates: [PeerAuthenticationInfo | undefined, string][] = [
-    [
-      list.find(
-        (p) =>
-          p.namespace === dst.namespace &&
-          p.selector &&
-          matchesSelector(p.selector, dst.labels) &&
-          p.mode !== 'UNSET',
-      ),
-      'workload',
-    ],
-    [
-      list.find(
-        (p) => p.namespace === dst.namespace && !p.selector && p.mode !== 'UNSET' && dst.namespace !== root,
-      ),
-      'namespace',
-    ],
-    [list.find((p) => p.namespace === root && !p.selector && p.mode !== 'UNSET'), 'mesh'],
-  ];
-  for (const [p] of candidates) if (p) return { mode: p.mode, by: key(p) };
-  return { mode: 'PERMISSIVE' };
 }
 
 /** istiod's reading of a serviceAccounts entry: "ns/sa", or "sa" in the policy's namespace. */
@@ -361,12 +338,8 @@ function l4Verdict(
   policies: AuthorizationPolicyInfo[],
   root: string,
 ): MeshVerdict {
-  const pa = effectivePeerAuth(peerAuths, dst, root);
-  if (pa.mode === 'STRICT' && !s.mtls)
-    return {
-      outcome: 'deny',
-      reason: `mesh deny: PeerAuthentication ${pa.by ?? ''} is STRICT and the source has no mTLS identity (plaintext); ztunnel resets (istio_converted_static_strict)`,
-    };
+  const pa = peerAuthVerdict(peerAuthDecision(peerAuths, dst, root), s.mtls, port, root);
+  if (pa.outcome === 'deny') return pa;
   const applicable = policies.filter((p) => !p.targetRefs && policyApplies(p, dst, root));
   for (const p of applicable.filter((x) => x.action === 'DENY')) {
     const rules = p.rules ?? [];
@@ -378,14 +351,13 @@ function l4Verdict(
       };
   }
   const allows = applicable.filter((x) => x.action === 'ALLOW');
-  if (!allows.length)
-    return { outcome: 'allow', reason: pa.mode === 'STRICT' ? `mTLS satisfies STRICT (${pa.by ?? ''})` : '' };
+  if (!allows.length) return { outcome: 'allow', reason: pa.reason };
   for (const p of allows) {
     const hit = (p.rules ?? []).findIndex((r) => ruleMatches(r, s, dst, port, false, p.namespace));
     if (hit >= 0)
       return {
         outcome: 'allow',
-        reason: `allowed by AuthorizationPolicy ${p.namespace}/${p.name} (rule ${hit})`,
+        reason: `allowed by AuthorizationPolicy ${p.namespace}/${p.name} (rule ${hit})${pa.reason ? `; ${pa.reason}` : ''}`,
       };
   }
   const l7 = allows.filter(hasL7).map((p) => `${p.namespace}/${p.name}`);

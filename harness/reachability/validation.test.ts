@@ -862,6 +862,31 @@ describe('metadata, apiVersion and Pods', () => {
       seen: '{"3100":{"mode":"DISABLE"}}',
     },
     {
+      name: 'an empty portLevelMtls (istiod: at least one element, if defined)',
+      object: {
+        apiVersion: 'security.istio.io/v1',
+        kind: 'PeerAuthentication',
+        metadata: { name: 'pa', namespace: 'loki' },
+        spec: { selector: { matchLabels: { app: 'loki' } }, portLevelMtls: {} },
+      },
+      what: 'PeerAuthentication loki/pa',
+      field: 'spec.portLevelMtls',
+      expected: 'at least one port, if portLevelMtls is given',
+      seen: '{}',
+    },
+    {
+      name: 'a creationTimestamp that is not a time',
+      object: {
+        apiVersion: 'security.istio.io/v1',
+        kind: 'PeerAuthentication',
+        metadata: { name: 'pa', namespace: 'loki', creationTimestamp: 'yesterday' },
+      },
+      what: 'PeerAuthentication loki/pa',
+      field: 'metadata.creationTimestamp',
+      expected: 'an RFC 3339 time',
+      seen: '"yesterday"',
+    },
+    {
       name: 'an AuthorizationPolicy with both selector and targetRefs',
       object: {
         apiVersion: 'security.istio.io/v1',
@@ -944,6 +969,42 @@ describe('metadata, apiVersion and Pods', () => {
     const r = readManifests([d]);
     expect(r.ignored).toEqual({ 'NetworkPolicy (projectcalico.org/v3)': 1 });
     expect(r.state.peerAuthentications).toEqual([{ namespace: 'x', name: 'pa', mode: 'UNSET' }]);
+  });
+  it('keeps what the mesh layer reads of a PeerAuthentication: portLevelMtls by port number, an empty selector, creationTimestamp', () => {
+    const d = dir({
+      'pa.json': JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'List',
+        items: [
+          {
+            apiVersion: 'security.istio.io/v1',
+            kind: 'PeerAuthentication',
+            metadata: { name: 'w', namespace: 'x', creationTimestamp: '2026-11-30T10:00:00Z' },
+            spec: {
+              selector: { matchLabels: { app: 'a' } },
+              portLevelMtls: { '9443': { mode: 'PERMISSIVE' }, '80': {} },
+            },
+          },
+          {
+            apiVersion: 'security.istio.io/v1',
+            kind: 'PeerAuthentication',
+            metadata: { name: 'n', namespace: 'x' },
+            spec: { selector: {} },
+          },
+        ],
+      }),
+    });
+    expect(readManifests([d]).state.peerAuthentications).toEqual([
+      {
+        namespace: 'x',
+        name: 'w',
+        mode: 'UNSET',
+        selector: { matchLabels: { app: 'a' } },
+        portLevelMtls: { 80: 'UNSET', 9443: 'PERMISSIVE' },
+        creationTimestamp: '2026-11-30T10:00:00Z',
+      },
+      { namespace: 'x', name: 'n', mode: 'UNSET', selector: {} },
+    ]);
   });
 });
 
