@@ -811,7 +811,13 @@ export function decodePeerAuthentication(o: Record<string, unknown>): PeerAuthen
     (o.metadata as Record<string, unknown>).creationTimestamp,
     'metadata.creationTimestamp',
   );
-  if (created !== undefined && Number.isNaN(Date.parse(created)))
+  // meta/v1 Time is read with Go's time.Parse(time.RFC3339, …): a date, T, a time with optional
+  // fraction, and Z or a numeric offset.
+  if (
+    created !== undefined &&
+    (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(created) ||
+      Number.isNaN(Date.parse(created)))
+  )
     throw invalid('metadata.creationTimestamp', 'an RFC 3339 time, such as 2026-11-30T10:00:00Z', created);
   return {
     namespace: m.namespace ?? 'default',

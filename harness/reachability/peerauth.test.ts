@@ -64,7 +64,7 @@ describe('which PeerAuthentication policies istiod attaches (TestAmbientIndex_Po
       nsStrict,
       pa('ns1', 'selector', 'PERMISSIVE', { ...sel, portLevelMtls: { 9090: 'STRICT' } }),
     ];
-    expect(attached(list)).toEqual(['ns1/selector']);
+    expect(attached(list)).toEqual(['ns1/converted_peer_authentication_selector']);
     expect(attached(list, pod3)).toEqual([`${ROOT}/istio_converted_static_strict`]);
   });
   it('a PeerAuthentication with a selector in the root namespace is not mesh-wide: it is ignored', () => {
@@ -88,7 +88,7 @@ describe('which PeerAuthentication policies istiod attaches (TestAmbientIndex_Po
       pa('ns1', 'namespace', 'PERMISSIVE'),
       pa('ns1', 'selector', 'STRICT', { ...sel, portLevelMtls: { 9090: 'PERMISSIVE' } }),
     ];
-    expect(attached(list)).toEqual(['ns1/selector']);
+    expect(attached(list)).toEqual(['ns1/converted_peer_authentication_selector']);
     expect(onPort(list, 9090)).toBe('./.');
     expect(onPort(list, 8080)).toBe('R/.');
   });
@@ -97,7 +97,7 @@ describe('which PeerAuthentication policies istiod attaches (TestAmbientIndex_Po
       pa('ns1', 'namespace', 'PERMISSIVE'),
       pa('ns1', 'selector', 'UNSET', { ...sel, portLevelMtls: { 9090: 'STRICT' } }),
     ];
-    expect(attached(list)).toEqual(['ns1/selector']);
+    expect(attached(list)).toEqual(['ns1/converted_peer_authentication_selector']);
     expect(onPort(list, 9090)).toBe('R/.');
     expect(onPort(list, 8080)).toBe('./.');
   });
@@ -106,7 +106,7 @@ describe('which PeerAuthentication policies istiod attaches (TestAmbientIndex_Po
       nsStrict,
       pa('ns1', 'selector', 'UNSET', { ...sel, portLevelMtls: { 9090: 'PERMISSIVE' } }),
     ];
-    expect(attached(list)).toEqual(['ns1/selector']);
+    expect(attached(list)).toEqual(['ns1/converted_peer_authentication_selector']);
     expect(onPort(list, 9090)).toBe('./.');
     expect(onPort(list, 8080)).toBe('R/.');
   });
@@ -185,7 +185,9 @@ describe("istiod 1.28.3's quirks are what a cluster does", () => {
     ];
     expect(attached(list)).toEqual([]);
     expect(onPort(list, 8080)).toBe('./.');
-    expect(peerAuthDecision(list, pod1, ROOT).notes.join()).toContain('converts it to nothing');
+    expect(peerAuthDecision(list, pod1, ROOT).notes.join()).toContain(
+      'converts ns1/w to nothing, so no PeerAuthentication STRICT applies to the pod at all',
+    );
   });
   it('PERMISSIVE workload, STRICT port, STRICT mesh and no namespace policy: the STRICT port is skipped, so nothing is STRICT', () => {
     const list = [
@@ -202,7 +204,24 @@ describe("istiod 1.28.3's quirks are what a cluster does", () => {
     const d = peerAuthDecision(list, pod1, ROOT);
     expect(d.workload?.name).toBe('older');
     expect(d.staticStrict).toBe(true);
-    expect(d.notes[0]).toContain('2 workload PeerAuthentications compete (ns1/newer, ns1/older)');
+    expect(d.notes[0]).toBe(
+      '2 workload PeerAuthentications compete (ns1/newer, ns1/older); istiod uses the oldest by creationTimestamp, ns1/older',
+    );
+  });
+  it('a tie or a missing timestamp leaves the choice to istiod: the first given is taken, and the note says a cluster may differ', () => {
+    const t = '2026-11-01T00:00:00Z';
+    const tied = [
+      pa('ns1', 'x', 'PERMISSIVE', { ...sel, creationTimestamp: t }),
+      pa('ns1', 'y', 'STRICT', { ...sel, creationTimestamp: t }),
+    ];
+    const d = peerAuthDecision(tied, pod1, ROOT);
+    expect(d.workload?.name).toBe('x');
+    expect(d.notes[0]).toContain('which these manifests do not settle');
+    expect(d.notes[0]).toContain('a cluster may differ');
+    expect(
+      peerAuthDecision([pa('ns1', 'x', 'PERMISSIVE', sel), pa('ns1', 'y', 'STRICT', sel)], pod1, ROOT)
+        .notes[0],
+    ).toContain('the first given, ns1/x');
   });
 });
 
@@ -259,7 +278,7 @@ describe('a workload policy with only portLevelMtls under a mesh-wide STRICT', (
     );
     expect(cell(8080)).toMatchObject({ outcome: 'deny', allowed: false });
     expect(cell(8080).reason).toContain(
-      'mesh deny: PeerAuthentication makes port 8080 STRICT (mesh istio-system/default STRICT > workload ns-op/webhook-port UNSET) and the source has no mTLS identity (plaintext); ztunnel resets (ns-op/webhook-port, merged by istiod with its portLevelMtls)',
+      "mesh deny: PeerAuthentication makes port 8080 STRICT (mesh istio-system/default STRICT > workload ns-op/webhook-port UNSET) and the source has no mTLS identity (plaintext); ztunnel resets (ns-op/converted_peer_authentication_webhook-port: istiod's merge of ns-op/webhook-port with its portLevelMtls)",
     );
   });
 });

@@ -67,16 +67,25 @@ function subsetOf(want: Record<string, string>, labels: Record<string, string>):
 }
 
 /**
- * The oldest policy by metadata.creationTimestamp; when any of them has none (manifests rarely
- * carry one), the first given, which the note then says.
+ * The oldest policy by metadata.creationTimestamp. istiod keeps the first it iterates among equal
+ * timestamps (a cache order, not fixed), so when any two tie or any policy has no timestamp
+ * (manifests rarely carry one) the answer is not determined: the first given is taken, and
+ * `determined` says so.
  */
-function oldest(list: PeerAuthenticationInfo[]): PeerAuthenticationInfo | undefined {
-  if (list.some((p) => p.creationTimestamp === undefined)) return list[0];
-  let best: PeerAuthenticationInfo | undefined;
-  for (const p of list)
-    if (!best || Date.parse(p.creationTimestamp ?? '') < Date.parse(best.creationTimestamp ?? '')) best = p;
-  return best;
+function oldest(list: PeerAuthenticationInfo[]): {
+  p: PeerAuthenticationInfo | undefined;
+  determined: boolean;
+} {
+  if (list.length <= 1) return { p: list[0], determined: true };
+  if (list.some((p) => p.creationTimestamp === undefined)) return { p: list[0], determined: false };
+  const t = (p: PeerAuthenticationInfo) => Date.parse(p.creationTimestamp ?? '');
+  let best = list[0] as PeerAuthenticationInfo;
+  for (const p of list) if (t(p) < t(best)) best = p;
+  return { p: best, determined: list.filter((p) => t(p) === t(best)).length === 1 };
 }
+
+/** The name ztunnel knows a converted workload PeerAuthentication by (pilot/pkg/model/authentication.go GetAmbientPolicyConfigName). */
+const convertedName = (p: PeerAuthenticationInfo) => `${p.namespace}/converted_peer_authentication_${p.name}`;
 
 const keyOf = (p: PeerAuthenticationInfo) => `${p.namespace}/${p.name}`;
 
@@ -85,10 +94,14 @@ function pick(
   level: string,
   notes: string[],
 ): PeerAuthenticationInfo | undefined {
-  const p = oldest(list);
+  const { p, determined } = oldest(list);
   if (p && list.length > 1)
     notes.push(
-      `${list.length} ${level} PeerAuthentications compete (${list.map(keyOf).join(', ')}); istiod uses the oldest, ${keyOf(p)}${list.some((x) => x.creationTimestamp === undefined) ? ' (by creationTimestamp; without one, the first given)' : ''}`,
+      `${list.length} ${level} PeerAuthentications compete (${list.map(keyOf).join(', ')}); istiod uses the oldest by creationTimestamp, ${
+        determined
+          ? keyOf(p)
+          : `which these manifests do not settle (a timestamp missing or tied; istiod then takes whichever it meets first), so the matrix takes the first given, ${keyOf(p)}, and a cluster may differ`
+      }`,
     );
   return p;
 }
@@ -147,7 +160,7 @@ export function convertPeerAuthentication(
     (nsCfg !== undefined && isStrict(nsCfg.mode));
   if (shouldMergeStrict && foundNonStrict) rules.push([{ noPrincipal: true }]);
   if (rules.length) groups.push(rules);
-  return { key: keyOf(cfg), groups };
+  return { key: convertedName(cfg), groups };
 }
 
 /**
@@ -217,12 +230,12 @@ export function peerAuthDecision(
   }
   if (!attachWorkload) return { staticStrict: strict, ...by, notes };
   // convertPeerAuthentication reads the namespace and root policies that have no selector at all.
-  const nsPol = oldest(list.filter((p) => p.namespace === w.namespace && p.selector === undefined));
-  const rootPol = oldest(list.filter((p) => p.namespace === root && p.selector === undefined));
+  const nsPol = oldest(list.filter((p) => p.namespace === w.namespace && p.selector === undefined)).p;
+  const rootPol = oldest(list.filter((p) => p.namespace === root && p.selector === undefined)).p;
   const converted = convertPeerAuthentication(root, w, nsPol, rootPol);
   if (!converted)
     notes.push(
-      `istiod attaches ${keyOf(w)}'s converted form to ${dst.namespace}/${dst.name} but converts it to nothing, so its portLevelMtls has no effect here`,
+      `istiod attaches ${convertedName(w)} to ${dst.namespace}/${dst.name} in place of the static STRICT policy but converts ${keyOf(w)} to nothing, so no PeerAuthentication STRICT applies to the pod at all`,
     );
   return { staticStrict: strict, ...(converted ? { converted } : {}), ...by, notes };
 }
@@ -269,14 +282,45 @@ export function peerAuthVerdict(
   if (d.converted && convertedDenies(d.converted, identity, port))
     return {
       outcome: 'deny',
-      reason: `mesh deny: PeerAuthentication makes port ${port} STRICT (${levels}) and the source has ${source}; ztunnel resets (${d.converted.key}, merged by istiod with its portLevelMtls)${notes}`,
+      reason: `mesh deny: PeerAuthentication makes port ${port} STRICT (${levels}) and the source has ${source}; ztunnel resets (${d.converted.key}: istiod's merge of ${keyOf(w as PeerAuthenticationInfo)} with its portLevelMtls)${notes}`,
     };
   if (identity && (d.staticStrict || d.converted))
     return { outcome: 'allow', reason: `mTLS satisfies PeerAuthentication (${levels})${notes}` };
   if (d.converted)
     return {
       outcome: 'allow',
-      reason: `PeerAuthentication leaves port ${port} open to plaintext (${levels}; istiod's merged ${d.converted.key})${notes}`,
+      reason: `PeerAuthentication leaves port ${port} open to plaintext (${levels}; ${d.converted.key}: istiod's merge of ${keyOf(w as PeerAuthenticationInfo)})${notes}`,
     };
   return { outcome: 'allow', reason: notes ? notes.slice(2) : '' };
+}
+
+/**
+ * The mode a sidecar enforces on one port: istiod's ComposePeerAuthentication (istio/istio 1.28.3
+ * pilot/pkg/security/authn/policy_applier.go): mesh, then namespace, then workload policy, each
+ * overriding the one before unless UNSET; PERMISSIVE when none sets a mode; a port in the workload
+ * policy's portLevelMtls takes its own mode, UNSET inheriting the workload's. Candidates and levels
+ * as for ambient (fetchPeerAuthentications; oldest wins).
+ */
+export function sidecarPeerAuth(
+  list: PeerAuthenticationInfo[],
+  dst: PodInfo,
+  root: string,
+  port: number,
+): { mode: PeerAuthMode; levels: string; notes: string[] } {
+  const d = peerAuthDecision(list, dst, root);
+  let mode: PeerAuthMode = 'PERMISSIVE';
+  for (const p of [d.mesh, d.namespace, d.workload]) if (p && !isUnset(p.mode)) mode = p.mode;
+  const portMode = d.workload?.portLevelMtls?.[port];
+  if (portMode !== undefined && !isUnset(portMode)) mode = portMode;
+  const levels = [
+    d.mesh ? `mesh ${keyOf(d.mesh)} ${d.mesh.mode}` : undefined,
+    d.namespace ? `namespace ${keyOf(d.namespace)} ${d.namespace.mode}` : undefined,
+    d.workload
+      ? `workload ${keyOf(d.workload)} ${d.workload.mode}${portMode ? `, port ${port} ${portMode}` : ''}`
+      : undefined,
+  ]
+    .filter(Boolean)
+    .join(' > ');
+  // The converted-form notes are about ztunnel; keep only the competing-policy ones.
+  return { mode, levels, notes: d.notes.filter((n) => n.includes('compete')) };
 }
