@@ -153,11 +153,25 @@ export function buildProgram(): Command {
       'machine-readable: {"cells":[{"from","to","port","protocol","allowed","outcome","judgedPort","reason"}]}',
     )
     .option('--explain', 'print the reason for every cell')
-    .action(async (flags: { file: string[]; port?: string[]; json?: boolean; explain?: boolean }) => {
-      // Only the manifest reader and the model: `netpol matrix` is a pre-commit tool.
-      const { netpolMatrix } = await import('../harness/reachability/matrix-command.ts');
-      process.exitCode = await netpolMatrix(flags);
-    });
+    .addOption(
+      new Option(
+        '--host-traffic <mode>',
+        "whether the CNI applies NetworkPolicy to connections from a node's own sockets (kubelet probes, host-network pods) once istio-cni has SNATed them to 169.254.7.127: judged (most CNIs, Cilium) or exempt (kindnet); default judged",
+      ).choices(['judged', 'exempt']),
+    )
+    .action(
+      async (flags: {
+        file: string[];
+        port?: string[];
+        json?: boolean;
+        explain?: boolean;
+        hostTraffic?: 'judged' | 'exempt';
+      }) => {
+        // Only the manifest reader and the model: `netpol matrix` is a pre-commit tool.
+        const { netpolMatrix } = await import('../harness/reachability/matrix-command.ts');
+        process.exitCode = await netpolMatrix(flags);
+      },
+    );
   return program;
 }
 

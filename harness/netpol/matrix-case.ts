@@ -4,6 +4,7 @@ import type { NetworkPolicyJson } from './policies.ts';
 import type { ConformanceContext } from '../conformance/define.ts';
 import { createWithRetry, withRetry, type KubeClients } from '../kube/client.ts';
 import { execInPod } from '../kube/exec.ts';
+import { KINDNET_HOST_TRAFFIC } from '../kube/ops.ts';
 import { describePod, isPodReady, podImpossible } from '../kube/health.ts';
 import {
   converge,
@@ -167,6 +168,12 @@ export function execBatchRunner(kube: KubeClients, timeoutMs: number): BatchRunn
 }
 
 /** The cluster state of the case's namespaces, as the API has it, for the model. */
+/** `exempt` where the run found kindnet (it accepts root-owned host sockets), else `judged`. */
+function hostTrafficOf(ctx: ConformanceContext): 'judged' | 'exempt' {
+  const f = ctx.facts.features.hostTrafficJudged;
+  return !f.available && f.reason === KINDNET_HOST_TRAFFIC ? 'exempt' : 'judged';
+}
+
 export async function readState(
   kube: KubeClients,
   namespaces: string[],
@@ -310,7 +317,7 @@ export async function runMatrixCase(
   if ((spec.policies || spec.istio) && canaries.length) {
     const canaryPods = await createPods(ctx, ns, meshed, canaries, 'client');
     const canaryState = await readState(ctx.kube, nsNames, ctx.facts.istioNamespace);
-    const cm = new ReachabilityModel(canaryState);
+    const cm = new ReachabilityModel(canaryState, { hostTraffic: hostTrafficOf(ctx) });
     const probes: PlannedProbe[] = [];
     for (const [ref, pod] of canaryPods) {
       const s = cm.podIndex(ref);
@@ -350,7 +357,9 @@ export async function runMatrixCase(
   const clientPods = await createPods(ctx, ns, meshed, spec.clients, 'client');
   const state = await readState(ctx.kube, nsNames, ctx.facts.istioNamespace);
   // The canaries took their part; the matrix is judged for the fresh clients only.
-  const model = new ReachabilityModel(state);
+  // Only pod-to-pod cells are probed below: the kubelet and host-network rows of the model are left
+  // out, since no probe can run as the kubelet. kindnet exempts the node's own traffic.
+  const model = new ReachabilityModel(state, { hostTraffic: hostTrafficOf(ctx) });
   const ports = spec.ports ?? [...SERVER_PORTS];
   const cells: Cell[] = [];
   const probes: PlannedProbe[] = [];

@@ -30,6 +30,7 @@ import type {
   NetworkPolicyPort,
   NetworkPolicyRule,
   PodInfo,
+  PodProbe,
 } from './types.ts';
 
 /**
@@ -469,6 +470,8 @@ export function decodePod(o: Record<string, unknown>, requirePodIP: boolean): Po
     throw invalid('spec.containers', 'at least one container', spec.containers ?? 'nothing');
   const names = new Set<string>();
   const ports: ContainerPort[] = [];
+  const probes: PodProbe[] = [];
+  const uids: (number | undefined)[] = [];
   containers.forEach((c, i) => {
     const p = at('spec.containers', i);
     const ctr = strict(c, p, 'Container (v1)', CONTAINER);
@@ -479,6 +482,7 @@ export function decodePod(o: Record<string, unknown>, requirePodIP: boolean): Po
     if (names.has(name)) throw invalid(child(p, 'name'), 'a name no other container of the pod has', name);
     names.add(name);
     const portNames = new Set<string>();
+    const own: ContainerPort[] = [];
     (optArray(ctr.ports, child(p, 'ports')) ?? []).forEach((x, j) => {
       const pp = at(child(p, 'ports'), j);
       const cp = strict(x, pp, 'ContainerPort (v1)', CONTAINER_PORT);
@@ -505,12 +509,27 @@ export function decodePod(o: Record<string, unknown>, requirePodIP: boolean): Po
         throw invalid(child(pp, 'protocol'), `one of ${PROTOCOLS.join(', ')}`, protocol);
       optInt(cp.hostPort, child(pp, 'hostPort'), 0, 65535);
       optStr(cp.hostIP, child(pp, 'hostIP'));
-      ports.push({
+      own.push({
         containerPort: num,
         ...(portNameValue ? { name: portNameValue } : {}),
         ...(protocol ? { protocol } : {}),
       });
     });
+    ports.push(...own);
+    for (const kind of ['livenessProbe', 'readinessProbe', 'startupProbe'] as const) {
+      if (!present(ctr[kind])) continue;
+      const probe = decodeProbe(ctr[kind], child(p, kind), name, own);
+      if (probe) probes.push({ ...probe, probe: kind.replace('Probe', '') as PodProbe['probe'] });
+    }
+    const uid = present(ctr.securityContext)
+      ? optInt(
+          object(ctr.securityContext, child(p, 'securityContext'), 'SecurityContext (v1)').runAsUser,
+          child(child(p, 'securityContext'), 'runAsUser'),
+          0,
+          2147483647,
+        )
+      : undefined;
+    uids.push(uid);
   });
   const hostNetwork = optBool(spec.hostNetwork, 'spec.hostNetwork') ?? false;
   let serviceAccount: string | undefined;
@@ -522,6 +541,7 @@ export function decodePod(o: Record<string, unknown>, requirePodIP: boolean): Po
     serviceAccount ??= sa;
   }
   let ip: string | undefined;
+  let hostIP: string | undefined;
   if (present(o.status)) {
     const status = object(o.status, 'status', 'PodStatus (v1)');
     ip = optStr(status.podIP, 'status.podIP');
@@ -530,7 +550,28 @@ export function decodePod(o: Record<string, unknown>, requirePodIP: boolean): Po
       const r = parseIp(ip);
       if ('error' in r) throw invalid('status.podIP', r.error, ip);
     }
+    hostIP = optStr(status.hostIP, 'status.hostIP') || undefined;
+    if (hostIP !== undefined) {
+      const r = parseIp(hostIP);
+      if ('error' in r) throw invalid('status.hostIP', r.error, hostIP);
+    }
   }
+  const nodeName = optStr(spec.nodeName, 'spec.nodeName') || undefined;
+  if (nodeName !== undefined) {
+    const problem = dns1123Subdomain(nodeName);
+    if (problem) throw invalid('spec.nodeName', problem, nodeName);
+  }
+  const podUid = present(spec.securityContext)
+    ? optInt(
+        object(spec.securityContext, 'spec.securityContext', 'PodSecurityContext (v1)').runAsUser,
+        'spec.securityContext.runAsUser',
+        0,
+        2147483647,
+      )
+    : undefined;
+  // Which user a host-network pod's sockets belong to: each container's runAsUser, else the pod's;
+  // unset means the image's user, which for node agents is root as a rule.
+  const effective = uids.map((u) => u ?? podUid);
   if (requirePodIP && ip === undefined && !hostNetwork)
     throw new FieldError(
       'status.podIP',
@@ -548,7 +589,85 @@ export function decodePod(o: Record<string, unknown>, requirePodIP: boolean): Po
     ports,
     ...(hostNetwork ? { hostNetwork: true } : {}),
     serviceAccount: serviceAccount ?? 'default',
+    ...(nodeName ? { nodeName } : {}),
+    ...(hostIP ? { hostIP } : {}),
+    ...(probes.length ? { probes } : {}),
+    ...(hostNetwork
+      ? {
+          hostUser: effective.every((u) => u !== undefined && u !== 0)
+            ? 'non-root'
+            : effective.some((u) => u === 0)
+              ? 'root'
+              : 'unset',
+        }
+      : {}),
   };
+}
+
+const PROBE = [
+  'exec',
+  'httpGet',
+  'tcpSocket',
+  'grpc',
+  'initialDelaySeconds',
+  'timeoutSeconds',
+  'periodSeconds',
+  'successThreshold',
+  'failureThreshold',
+  'terminationGracePeriodSeconds',
+] as const;
+
+/**
+ * One probe, as far as the network sees it: the kubelet connects from its node to the pod's IP on a
+ * TCP port (httpGet, tcpSocket, grpc); exec probes make no connection, and a probe with `host`
+ * connects elsewhere, so both give undefined. A named port resolves against the container's own
+ * ports (the kubelet's findPortByName); a name it does not have makes the probe fail on every
+ * cluster, so it gives undefined too. Rules: kubernetes/kubernetes pkg/apis/core/validation
+ * validateHandler (exactly one handler) and ValidatePortNumOrName.
+ */
+function decodeProbe(
+  v: unknown,
+  path: string,
+  container: string,
+  own: ContainerPort[],
+): Omit<PodProbe, 'probe'> | undefined {
+  const pr = strict(v, path, 'Probe (v1)', PROBE);
+  const handlers = (['exec', 'httpGet', 'tcpSocket', 'grpc'] as const).filter((h) => present(pr[h]));
+  if (handlers.length !== 1)
+    throw invalid(
+      path,
+      'exactly one handler: exec, httpGet, tcpSocket or grpc',
+      handlers.length ? handlers.join(' and ') : 'none',
+    );
+  const handler = handlers[0] as 'exec' | 'httpGet' | 'tcpSocket' | 'grpc';
+  if (handler === 'exec') return undefined;
+  const hp = child(path, handler);
+  const known =
+    handler === 'httpGet'
+      ? ['path', 'port', 'host', 'scheme', 'httpHeaders']
+      : handler === 'tcpSocket'
+        ? ['port', 'host']
+        : ['port', 'service'];
+  const h = strict(pr[handler], hp, `${handler} (v1)`, known);
+  if (!present(h.port))
+    throw new FieldError(child(hp, 'port'), 'missing', 'a port number or name', 'nothing');
+  let port: number | undefined;
+  if (typeof h.port === 'number') {
+    if (portNumber(h.port)) throw invalid(child(hp, 'port'), 'a port number from 1 to 65535', h.port);
+    port = h.port;
+  } else if (typeof h.port === 'string' && handler !== 'grpc') {
+    const problem = portName(h.port);
+    if (problem) throw invalid(child(hp, 'port'), `a port number or name: ${problem}`, h.port);
+    port = own.find((c) => c.name === h.port && (c.protocol ?? 'TCP') === 'TCP')?.containerPort;
+  } else
+    throw invalid(child(hp, 'port'), handler === 'grpc' ? 'a port number' : 'a port number or name', h.port);
+  if (handler === 'httpGet' && present(h.scheme)) {
+    const scheme = optStr(h.scheme, child(hp, 'scheme'));
+    if (scheme !== 'HTTP' && scheme !== 'HTTPS')
+      throw invalid(child(hp, 'scheme'), 'HTTP or HTTPS', h.scheme);
+  }
+  if (optStr(h.host, child(hp, 'host'))) return undefined;
+  return port === undefined ? undefined : { container, handler, port };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 import type { NamespaceInfo, PodInfo } from './types.ts';
 
 export const DATAPLANE_MODE = 'istio.io/dataplane-mode';
-const SIDECAR_STATUS = 'sidecar.istio.io/status';
+export const SIDECAR_STATUS = 'sidecar.istio.io/status';
 /** istio-cni's default excludeNamespaces. */
 export const DEFAULT_EXCLUDED_NAMESPACES = ['kube-system'];
 

@@ -27,6 +27,8 @@ export interface MatrixFlags {
   port?: string[];
   json?: boolean;
   explain?: boolean;
+  /** --host-traffic: whether the CNI judges SNATed connections from the node (default judged). */
+  hostTraffic?: 'judged' | 'exempt';
 }
 
 /**
@@ -111,6 +113,15 @@ function cellJson(c: Cell): string {
   return `    ${JSON.stringify(wire, null, 2).replaceAll('\n', '\n    ')}`;
 }
 
+function roleLine(model: ReachabilityModel, i: number): string {
+  const p = model.pods[i];
+  if (model.role[i] === 'sidecar') {
+    const hbone = (p?.labels['networking.istio.io/tunnel'] ?? '').split(',').includes('http');
+    return `sidecar (an injected Istio proxy${hbone ? '; an HBONE endpoint: networking.istio.io/tunnel=http' : ''})`;
+  }
+  return `${model.enrolled[i] ? 'ambient' : 'not enrolled'} (${model.enrollmentWhy[i] ?? ''})`;
+}
+
 export async function netpolMatrix(
   flags: MatrixFlags,
   stdout: NodeJS.WritableStream = process.stdout,
@@ -131,18 +142,20 @@ export async function netpolMatrix(
   const count = countCells(state.pods, ports);
   if (count > MATRIX_CELL_LIMIT) {
     const n = state.pods.filter((p) => !p.hostNetwork).length;
+    const hosts = state.pods.length - n;
     throw new UserInputError(
       `the matrix would have ${count.toLocaleString('en-US')} cells, more than the limit of ${MATRIX_CELL_LIMIT.toLocaleString('en-US')}`,
       {
         expected: `at most ${MATRIX_CELL_LIMIT.toLocaleString('en-US')} cells (sources × destinations × ports), which evaluate in a few seconds`,
-        seen: `${n} pods (not on the host network) × ${n - 1} destinations each × ${
+        seen: `${n} pods (not on the host network) × ${n - 1} destinations each${hosts ? ` (and ${hosts} host-network pod(s) as sources of ${n} each)` : ''} × ${
           ports.length ? `${ports.length} port(s) given with --port` : 'each destination’s container ports'
         } = ${count.toLocaleString('en-US')} cells`,
         fix: 'narrow the question: --port <n> evaluates one port instead of every container port; pass fewer files or folders (only the namespaces you ask about, with their policies)',
       },
     );
   }
-  const model = new ReachabilityModel(state);
+  const hostTraffic = flags.hostTraffic ?? 'judged';
+  const model = new ReachabilityModel(state, { hostTraffic });
   const out = new ChunkedWriter(stdout);
   if (flags.json) {
     let first = true;
@@ -156,10 +169,24 @@ export async function netpolMatrix(
   } else {
     for (let i = 0; i < model.pods.length; i++) {
       const p = model.pods[i];
-      await out.write(
-        `${i ? '\n' : ''}${p?.namespace ?? ''}/${p?.name ?? ''}: ${model.enrolled[i] ? 'ambient' : 'not enrolled'} (${model.enrollmentWhy[i] ?? ''})`,
-      );
+      await out.write(`${i ? '\n' : ''}${p?.namespace ?? ''}/${p?.name ?? ''}: ${roleLine(model, i)}`);
     }
+    for (const h of model.hostSources)
+      await out.write(
+        `\n${h.key}: ${
+          h.kind === 'kubelet'
+            ? 'the kubelet probing each pod that declares network probes, from that pod’s node'
+            : `host network${h.pod?.nodeName ? ` on node ${h.pod.nodeName}` : ', node not given'}: a source only (NetworkPolicy does not select it)`
+        }`,
+      );
+    if (model.hostSources.length)
+      await out.write(
+        `\nhost traffic: ${hostTraffic}${flags.hostTraffic ? '' : ' (the default)'}: ${
+          hostTraffic === 'judged'
+            ? 'the CNI judges connections from a node to its enrolled pods by their SNATed source 169.254.7.127 (--host-traffic exempt for kindnet)'
+            : 'the CNI accepts connections from a node’s root-owned sockets without NetworkPolicy (kindnet)'
+        }`,
+      );
     await out.write('\n\n');
     for (const chunk of expectedChunks(model, ports)) {
       await out.write(chunk);

@@ -1,5 +1,5 @@
 import { cidrContains } from './cidr.ts';
-import { peerAuthDecision, peerAuthVerdict } from './peerauth.ts';
+import { peerAuthDecision, peerAuthVerdict, sidecarPeerAuth } from './peerauth.ts';
 import { matchesSelector } from './selectors.ts';
 import type { LabelSelector, PodInfo } from './types.ts';
 
@@ -313,8 +313,17 @@ export function meshVerdict(
   peerAuths: PeerAuthenticationInfo[],
   policies: AuthorizationPolicyInfo[],
   root: string,
+  enforcer: Enforcer = 'ztunnel',
 ): MeshVerdict {
-  const v = l4Verdict(s, dst, port, peerAuths, policies, root);
+  const v = l4Verdict(s, dst, port, peerAuths, policies, root, enforcer);
+  if (enforcer === 'sidecar') {
+    const custom = policies.filter(
+      (p) => !p.targetRefs && p.action === 'CUSTOM' && policyApplies(p, dst, root),
+    );
+    if (!custom.length) return v;
+    const note = `AuthorizationPolicy ${custom.map((p) => `${p.namespace}/${p.name}`).join(', ')} (CUSTOM) is decided by the sidecar's external authorizer, which the matrix does not model`;
+    return { ...v, reason: v.reason ? `${v.reason}; ${note}` : note };
+  }
   // istiod hands ztunnel only ALLOW and DENY; any other action is reported as unsupported and
   // has no L4 effect (istio/istio 1.28.3 authorization.go convertAuthorizationPolicy).
   const unsupported = policies.filter(
@@ -330,6 +339,35 @@ export function meshVerdict(
   return { ...v, reason: v.reason ? `${v.reason}; ${note}` : note };
 }
 
+/**
+ * Who enforces the destination's policies: the destination node's ztunnel (an enrolled pod) or
+ * the pod's own sidecar Envoy (istio/istio 1.28.3: the sidecar composes PeerAuthentication per
+ * port, pilot/pkg/security/authn/policy_applier.go, and evaluates AuthorizationPolicy itself).
+ */
+export type Enforcer = 'ztunnel' | 'sidecar';
+
+function sidecarPeerAuthVerdict(
+  peerAuths: PeerAuthenticationInfo[],
+  dst: PodInfo,
+  port: number,
+  root: string,
+  mtls: boolean,
+): MeshVerdict {
+  const pa = sidecarPeerAuth(peerAuths, dst, root, port);
+  const notes = pa.notes.length ? `; ${pa.notes.join('; ')}` : '';
+  if (pa.mode === 'STRICT' && !mtls)
+    return {
+      outcome: 'deny',
+      reason: `mesh deny: the sidecar of ${dst.namespace}/${dst.name} enforces STRICT on port ${port} (${pa.levels}) and the source has no mTLS identity (plaintext); its Envoy refuses the connection${notes}`,
+    };
+  if (pa.mode === 'STRICT')
+    return { outcome: 'allow', reason: `mTLS satisfies the sidecar's STRICT (${pa.levels})${notes}` };
+  return {
+    outcome: 'allow',
+    reason: pa.levels ? `the sidecar's mode on port ${port} is ${pa.mode} (${pa.levels})${notes}` : '',
+  };
+}
+
 function l4Verdict(
   s: MeshSource,
   dst: PodInfo,
@@ -337,9 +375,15 @@ function l4Verdict(
   peerAuths: PeerAuthenticationInfo[],
   policies: AuthorizationPolicyInfo[],
   root: string,
+  enforcer: Enforcer,
 ): MeshVerdict {
-  const pa = peerAuthVerdict(peerAuthDecision(peerAuths, dst, root), s.mtls, port, root);
+  const pa =
+    enforcer === 'sidecar'
+      ? sidecarPeerAuthVerdict(peerAuths, dst, port, root, s.mtls)
+      : peerAuthVerdict(peerAuthDecision(peerAuths, dst, root), s.mtls, port, root);
   if (pa.outcome === 'deny') return pa;
+  const who = enforcer === 'sidecar' ? `the sidecar of ${dst.namespace}/${dst.name}` : 'ztunnel';
+  const by = enforcer === 'sidecar' ? `; enforced by ${who}` : '';
   const applicable = policies.filter((p) => !p.targetRefs && policyApplies(p, dst, root));
   for (const p of applicable.filter((x) => x.action === 'DENY')) {
     const rules = p.rules ?? [];
@@ -347,7 +391,7 @@ function l4Verdict(
     if (hit >= 0)
       return {
         outcome: 'deny',
-        reason: `mesh deny: AuthorizationPolicy ${p.namespace}/${p.name} (DENY, rule ${hit}) matches${hasL7(p) ? '; its L7 conditions are ignored without a waypoint' : ''}`,
+        reason: `mesh deny: AuthorizationPolicy ${p.namespace}/${p.name} (DENY, rule ${hit}) matches${hasL7(p) ? (enforcer === 'sidecar' ? `; ${who} judges its L7 conditions per HTTP request, and a TCP connection on its L4 fields alone` : '; its L7 conditions are ignored without a waypoint') : ''}${by}`,
       };
   }
   const allows = applicable.filter((x) => x.action === 'ALLOW');
@@ -357,12 +401,12 @@ function l4Verdict(
     if (hit >= 0)
       return {
         outcome: 'allow',
-        reason: `allowed by AuthorizationPolicy ${p.namespace}/${p.name} (rule ${hit})${pa.reason ? `; ${pa.reason}` : ''}`,
+        reason: `allowed by AuthorizationPolicy ${p.namespace}/${p.name} (rule ${hit})${by}${pa.reason ? `; ${pa.reason}` : ''}`,
       };
   }
   const l7 = allows.filter(hasL7).map((p) => `${p.namespace}/${p.name}`);
   return {
     outcome: 'deny',
-    reason: `mesh deny: ALLOW policies exist (${allows.map((p) => `${p.namespace}/${p.name}`).join(', ')}) but none allows ${s.mtls && s.pod ? principalOf(s.pod) : `plaintext from ${s.ip ?? '?'}`} on port ${port}${l7.length ? `; ${l7.join(', ')} need L7 attributes, which ztunnel cannot match without a waypoint` : ''}`,
+    reason: `mesh deny: ALLOW policies exist (${allows.map((p) => `${p.namespace}/${p.name}`).join(', ')}) but none allows ${s.mtls && s.pod ? principalOf(s.pod) : `plaintext from ${s.ip ?? '?'}`} on port ${port}${l7.length ? (enforcer === 'sidecar' ? `; ${l7.join(', ')} need L7 attributes, which ${who} judges per HTTP request, not on a TCP connection` : `; ${l7.join(', ')} need L7 attributes, which ztunnel cannot match without a waypoint`) : ''}${by}`,
   };
 }

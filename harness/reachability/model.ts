@@ -1,11 +1,14 @@
 import { Bitset } from './bitset.ts';
 import { cidrContains } from './cidr.ts';
-import { enrollment } from './enrollment.ts';
-import { meshVerdict } from './mesh.ts';
+import { enrollment, SIDECAR_STATUS } from './enrollment.ts';
+import { meshVerdict, type Enforcer } from './mesh.ts';
 import { matchesSelector } from './selectors.ts';
 import {
   HBONE_PORT,
+  HOST_PROBE_SNAT_V4,
+  HOST_PROBE_SNAT_V6,
   type Cell,
+  type HostTraffic,
   type ClusterState,
   type NamespaceInfo,
   type NetworkPolicyPort,
@@ -35,6 +38,8 @@ interface CompiledRule {
   index: number;
   peers: Bitset;
   ports: NetworkPolicyPort[] | undefined;
+  /** The rule's peers as written, for sources that are not pods (the node, host-network pods). */
+  raw: NetworkPolicyRule;
 }
 
 interface CompiledPolicy {
@@ -46,7 +51,44 @@ interface CompiledPolicy {
 export interface ModelOptions {
   /** Namespaces istio-cni never enrolls (default kube-system). */
   excludedNamespaces?: string[];
+  /**
+   * Whether the CNI applies NetworkPolicy to connections from a node's own sockets to its pods
+   * once istio-cni has SNATed them to 169.254.7.127 (default `judged`): `exempt` for kindnet, whose
+   * kube-network-policies accepts every packet from a root-owned host socket (`meta skuid 0
+   * accept`, kubernetes-sigs/kube-network-policies pkg/dataplane/controller.go); `judged` for CNIs
+   * that recognise the node by the source address, which the SNAT hides (Cilium, for example).
+   */
+  hostTraffic?: HostTraffic;
 }
+
+/** A pod's part in the mesh. */
+export type MeshRole = 'ambient' | 'sidecar' | 'none';
+
+/** A source that is not a pod of the matrix: the kubelet, or a host-network pod. */
+export interface HostSource {
+  /** `[kubelet]` or `[host] <ns>/<name>`: brackets and spaces cannot occur in a pod's reference. */
+  key: string;
+  kind: 'kubelet' | 'host-network';
+  pod?: PodInfo;
+}
+
+/** How a connection travels from s to d, and who judges it at d. */
+interface Transport {
+  /** The port NetworkPolicy judges at both ends. */
+  port: number;
+  /** HBONE: to the destination's 15008. */
+  hbone: boolean;
+  /** The destination sees the source's mTLS identity (HBONE or a sidecar's mTLS). */
+  identity: boolean;
+  enforcer: Enforcer | undefined;
+  /** For reasons: "TCP 15008 (HBONE: ...)". */
+  at: string;
+}
+
+export const KUBELET = '[kubelet]';
+export const hostKey = (p: PodInfo) => `[host] ${p.namespace}/${p.name}`;
+const TUNNEL_LABEL = 'networking.istio.io/tunnel';
+const TLS_MODE_LABEL = 'security.istio.io/tlsMode';
 
 export class ReachabilityModel {
   readonly pods: PodInfo[];
@@ -60,9 +102,15 @@ export class ReachabilityModel {
   private readonly egressOf: number[][];
   private readonly state: ClusterState;
   private readonly ingressCache = new Map<number, Bitset>();
+  /** Per pod: ambient (enrolled), sidecar (an injected Istio proxy), none. */
+  readonly role: MeshRole[];
+  /** Sources that are not pods: the kubelet (when a pod has network probes), host-network pods. */
+  readonly hostSources: HostSource[];
+  readonly hostTraffic: HostTraffic;
 
   constructor(state: ClusterState, opts: ModelOptions = {}) {
     this.state = state;
+    this.hostTraffic = opts.hostTraffic ?? 'judged';
     for (const ns of state.namespaces) this.nsByName.set(ns.name, withNameLabel(ns));
     for (const p of state.pods)
       if (!this.nsByName.has(p.namespace))
@@ -72,6 +120,15 @@ export class ReachabilityModel {
     const enr = this.pods.map((p) => enrollment(p, this.nsByName.get(p.namespace), opts.excludedNamespaces));
     this.enrolled = enr.map((e) => e.enrolled);
     this.enrollmentWhy = enr.map((e) => e.why);
+    this.role = this.pods.map((p, i) =>
+      this.enrolled[i] ? 'ambient' : p.annotations?.[SIDECAR_STATUS] !== undefined ? 'sidecar' : 'none',
+    );
+    this.hostSources = [
+      ...(this.pods.some((p) => p.probes?.length) ? [{ key: KUBELET, kind: 'kubelet' as const }] : []),
+      ...state.pods
+        .filter((p) => p.hostNetwork)
+        .map((p) => ({ key: hostKey(p), kind: 'host-network' as const, pod: p })),
+    ];
     const n = this.pods.length;
     this.ingressOf = Array.from({ length: n }, () => []);
     this.egressOf = Array.from({ length: n }, () => []);
@@ -101,7 +158,7 @@ export class ReachabilityModel {
     const n = this.pods.length;
     const peers = rule.peers ?? [];
     if (!peers.length)
-      return { index, peers: Bitset.full(n), ports: rule.ports?.length ? rule.ports : undefined };
+      return { index, peers: Bitset.full(n), ports: rule.ports?.length ? rule.ports : undefined, raw: rule };
     const set = new Bitset(n);
     for (const peer of peers) {
       this.pods.forEach((p, i) => {
@@ -121,7 +178,7 @@ export class ReachabilityModel {
           set.add(i);
       });
     }
-    return { index, peers: set, ports: rule.ports?.length ? rule.ports : undefined };
+    return { index, peers: set, ports: rule.ports?.length ? rule.ports : undefined, raw: rule };
   }
 
   podIndex(ref: string): number | undefined {
@@ -152,46 +209,109 @@ export class ReachabilityModel {
     return false;
   }
 
-  /** Fast path: allowed or not (no reason string). */
+  /** Fast path: allowed or not (no reason string). Sources past the pods are hostSources. */
   allowed(s: number, d: number, port: number): boolean {
-    return this.netpolAllowed(s, d, port) && this.meshOutcome(s, d, port).outcome === 'allow';
+    return this.outcome(s, d, port) === 'allow';
   }
 
-  private judged(s: number, d: number, port: number): { port: number; hbone: boolean } {
-    const hbone = (this.enrolled[s] ?? false) && (this.enrolled[d] ?? false);
-    return { port: hbone ? HBONE_PORT : port, hbone };
+  /**
+   * How s reaches d (istio/istio 1.28.3): between enrolled pods, HBONE to 15008; an ambient client
+   * also tunnels to a pod that declares `networking.istio.io/tunnel: http` (istiod marks it
+   * native-tunnel HBONE: pilot/pkg/serviceregistry/kube/controller/ambient/workloads.go
+   * setTunnelProtocol), which the injector gives sidecars under the ambient profile
+   * (ISTIO_META_ENABLE_HBONE, injection-template.yaml). A sidecar client uses Istio mTLS on the app
+   * port to a pod labelled `security.istio.io/tlsMode: istio` (another sidecar) and HBONE to an
+   * HBONE-capable one (pilot/pkg/xds/endpoints/endpoint_builder.go: PILOT_PREFER_SENDING_HBONE is
+   * off). Everything else is plaintext on the app port.
+   */
+  private transport(s: number, d: number, port: number): Transport {
+    const src = this.role[s];
+    const dst = this.pods[d] as PodInfo;
+    const dRole = this.role[d];
+    const native = tunnels(dst);
+    const enforcer: Enforcer | undefined =
+      dRole === 'ambient' ? 'ztunnel' : dRole === 'sidecar' ? 'sidecar' : undefined;
+    const from = key(this.pods[s] as PodInfo);
+    const to = key(dst);
+    const hbone = (why: string): Transport => ({
+      port: HBONE_PORT,
+      hbone: true,
+      identity: true,
+      enforcer,
+      at: `TCP ${HBONE_PORT} (HBONE: ${why}, app port ${port} not judged)`,
+    });
+    const plain = (why: string): Transport => ({
+      port,
+      hbone: false,
+      identity: false,
+      enforcer,
+      at: `TCP ${port} (plaintext: ${why})`,
+    });
+    if (src === 'ambient') {
+      if (dRole === 'ambient') return hbone('both ends enrolled');
+      if (native)
+        return hbone(`${to} is an HBONE endpoint (${TUNNEL_LABEL}: ${dst.labels[TUNNEL_LABEL] ?? ''})`);
+      return plain(
+        dRole === 'sidecar'
+          ? `${to} has a sidecar without ${TUNNEL_LABEL}=http, so ztunnel sends plaintext`
+          : `${to} not enrolled`,
+      );
+    }
+    if (src === 'sidecar') {
+      if (dst.labels[TLS_MODE_LABEL] === 'istio')
+        return {
+          port,
+          hbone: false,
+          identity: true,
+          enforcer,
+          at: `TCP ${port} (Istio mTLS from ${from}'s sidecar to ${to}'s)`,
+        };
+      if (dRole === 'ambient' || native)
+        return hbone(
+          `${from}'s sidecar tunnels to ${dRole === 'ambient' ? 'an enrolled pod' : 'an HBONE endpoint'}`,
+        );
+      return plain(
+        dRole === 'sidecar'
+          ? `${to} has no ${TLS_MODE_LABEL}=istio label, so ${from}'s sidecar sends plaintext`
+          : `${to} is not in the mesh`,
+      );
+    }
+    return plain(`${from} not enrolled`);
   }
 
   private netpolAllowed(s: number, d: number, port: number): boolean {
-    const j = this.judged(s, d, port);
+    const j = this.transport(s, d, port);
     if ((this.ingressOf[d]?.length ?? 0) > 0 && !this.ingressAllows(d, s, j.port)) return false;
     if ((this.egressOf[s]?.length ?? 0) > 0 && !this.egressAllows(s, d, j.port)) return false;
     return true;
   }
 
-  private meshOutcome(s: number, d: number, port: number) {
+  private meshOutcome(
+    s: MeshSourceRef,
+    d: number,
+    port: number,
+    t: { identity: boolean; enforcer?: Enforcer },
+  ) {
     const dst = this.pods[d] as PodInfo;
-    if (
-      !this.enrolled[d] ||
-      (!this.state.authorizationPolicies?.length && !this.state.peerAuthentications?.length)
-    )
+    if (!t.enforcer || (!this.state.authorizationPolicies?.length && !this.state.peerAuthentications?.length))
       return { outcome: 'allow' as const, reason: '' };
-    const src = this.pods[s] as PodInfo;
     return meshVerdict(
-      { pod: src, ip: src.ip, mtls: this.enrolled[s] ?? false },
+      { pod: s.pod, ip: s.ip, mtls: t.identity },
       dst,
       port,
       this.state.peerAuthentications ?? [],
       this.state.authorizationPolicies ?? [],
       this.state.istioNamespace ?? 'istio-system',
+      t.enforcer,
     );
   }
 
-  /** One cell with its outcome and the reason for it. */
+  /** One cell with its outcome and the reason for it; s past the pods is a host source. */
   cell(s: number, d: number, port: number): Cell {
+    if (s >= this.pods.length) return this.hostCell(s - this.pods.length, d, port);
     const src = this.pods[s] as PodInfo;
     const dst = this.pods[d] as PodInfo;
-    const j = this.judged(s, d, port);
+    const j = this.transport(s, d, port);
     const base = {
       from: key(src),
       to: key(dst),
@@ -200,9 +320,7 @@ export class ReachabilityModel {
       judgedPort: j.port,
       hbone: j.hbone,
     };
-    const at = j.hbone
-      ? `TCP ${HBONE_PORT} (HBONE: both ends enrolled, app port ${port} not judged)`
-      : `TCP ${port} (plaintext: ${!this.enrolled[s] ? `${base.from} not enrolled` : `${base.to} not enrolled`})`;
+    const at = j.at;
     const why: string[] = [];
     const ing = this.ingressOf[d] ?? [];
     if (ing.length) {
@@ -228,7 +346,7 @@ export class ReachabilityModel {
       }
       why.push(`egress allowed by ${this.matching('egress', eg, d, j.port, dst)}`);
     } else why.push(`egress of ${base.from} not isolated`);
-    const mesh = this.meshOutcome(s, d, port);
+    const mesh = this.meshOutcome({ pod: src, ip: src.ip }, d, port, j);
     if (mesh.outcome === 'deny') return { ...base, allowed: false, outcome: 'deny', reason: mesh.reason };
     return {
       ...base,
@@ -236,6 +354,121 @@ export class ReachabilityModel {
       outcome: 'allow',
       reason: `allow on ${at}: ${why.join('; ')}${mesh.reason ? `; ${mesh.reason}` : ''}`,
     };
+  }
+
+  /**
+   * A connection from the node itself: the kubelet's probe of d (always from d's own node), or a
+   * host-network pod. From the same node to an enrolled pod, istio-cni SNATs it to 169.254.7.127
+   * and the pod lets it past ztunnel (istio/istio 1.28.3 cni/pkg/iptables/iptables.go: the host
+   * rule on `--socket-exists` traffic to the istio-inpod-probes ipset, and the in-pod ACCEPT of
+   * that source), so no mesh policy applies and NetworkPolicy sees that address; to a pod not
+   * enrolled, Kubernetes allows traffic from the pod's own node whatever the policies (NetworkPolicy
+   * docs: "traffic to and from the node where a Pod is running is always allowed"). From another
+   * node, the source is that node's address, judged like any other, and an enrolled destination's
+   * ztunnel sees plaintext.
+   */
+  private hostCell(h: number, d: number, port: number): Cell {
+    const hs = this.hostSources[h] as HostSource;
+    const dst = this.pods[d] as PodInfo;
+    const base = {
+      from: hs.key,
+      to: key(dst),
+      port,
+      protocol: 'TCP' as const,
+      judgedPort: port,
+      hbone: false,
+    };
+    const v = this.hostVerdict(hs, d, port);
+    return { ...base, allowed: v.outcome === 'allow', outcome: v.outcome, reason: v.reason };
+  }
+
+  private hostVerdict(hs: HostSource, d: number, port: number): { outcome: Cell['outcome']; reason: string } {
+    const dst = this.pods[d] as PodInfo;
+    const to = key(dst);
+    const who =
+      hs.kind === 'kubelet'
+        ? `the kubelet on ${to}'s node${dst.nodeName ? ` ${dst.nodeName}` : ''}`
+        : hs.key.slice(7);
+    const srcNode = hs.kind === 'kubelet' ? dst.nodeName : hs.pod?.nodeName;
+    const known = hs.kind === 'kubelet' || (srcNode !== undefined && dst.nodeName !== undefined);
+    const local = hs.kind === 'kubelet' || (known && srcNode === dst.nodeName);
+    const enrolled = this.enrolled[d] ?? false;
+    const ing = this.ingressOf[d] ?? [];
+    const probe =
+      hs.kind === 'kubelet'
+        ? (dst.probes ?? [])
+            .filter((p) => p.port === port)
+            .map((p) => `${p.probe} ${p.handler} probe of container ${p.container}`)
+            .join(', ')
+        : '';
+    const what = `${who}${probe ? ` (${probe})` : ''}`;
+    if (local && !enrolled) {
+      return {
+        outcome: 'allow',
+        reason: `allow on TCP ${port}: ${what} connects from ${to}'s own node, which Kubernetes NetworkPolicy always allows; ${to} is not enrolled, so istio-cni does not SNAT it`,
+      };
+    }
+    if (local) {
+      const snat = dst.ip?.includes(':') ? HOST_PROBE_SNAT_V6 : HOST_PROBE_SNAT_V4;
+      const at = `TCP ${port} from ${snat} (istio-cni SNATs connections from ${to}'s node to it, and the pod lets them past ztunnel, so no mesh policy applies)`;
+      if (!ing.length) return { outcome: 'allow', reason: `allow on ${at}: ingress of ${to} not isolated` };
+      const root = hs.kind === 'kubelet' || hs.pod?.hostUser !== 'non-root';
+      if (this.hostTraffic === 'exempt' && root)
+        return {
+          outcome: 'allow',
+          reason: `allow on ${at}: --host-traffic exempt: the CNI accepts connections from the node's root-owned sockets before NetworkPolicy (kindnet: kube-network-policies' "meta skuid 0 accept")${hs.pod?.hostUser === 'unset' ? `; ${who} sets no runAsUser and is taken to run as root` : ''}`,
+        };
+      const hit = this.hostRule(d, snat, port);
+      const judged = `${this.hostTraffic === 'exempt' ? `--host-traffic exempt covers root-owned sockets only and ${who} runs as non-root` : '--host-traffic judged (the default): the CNI judges it by its source address'}`;
+      if (hit) return { outcome: 'allow', reason: `allow on ${at}: ${judged}; ingress allowed by ${hit}` };
+      return {
+        outcome: 'drop',
+        reason: `drop: ${what}: ${judged}, and ingress of ${to} is isolated by ${this.names(ing)} with no rule admitting ${snat} on ${at}; add an ingress rule with ipBlock ${snat}${snat.includes(':') ? '/128' : '/32'} (istio.io "Ambient and Kubernetes NetworkPolicy")`,
+      };
+    }
+    // From another node (or nodes unknown): the node's own address, judged as any.
+    const srcIp = hs.pod?.ip ?? hs.pod?.hostIP;
+    const where = known
+      ? `from node ${srcNode ?? '?'}, not ${to}'s node ${dst.nodeName ?? '?'}`
+      : `from a node the manifests do not name (spec.nodeName missing${hs.pod?.nodeName ? ` on ${to}` : ''}), taken as another node`;
+    const at = `TCP ${port} (plaintext ${where}, from ${srcIp ?? 'an address the manifests do not give (status.podIP)'})`;
+    if (ing.length) {
+      const hit = srcIp === undefined ? undefined : this.hostRule(d, srcIp, port);
+      if (!hit)
+        return {
+          outcome: 'drop',
+          reason: `drop: ingress of ${to} is isolated by ${this.names(ing)} and no ipBlock admits ${who} on ${at}`,
+        };
+    }
+    const mesh = this.meshOutcome({ pod: undefined, ip: srcIp }, d, port, {
+      identity: false,
+      enforcer: enrolled ? 'ztunnel' : this.role[d] === 'sidecar' ? 'sidecar' : undefined,
+    });
+    if (mesh.outcome === 'deny') return mesh;
+    return {
+      outcome: 'allow',
+      reason: `allow on ${at}: ${ing.length ? `ingress allowed by ${this.hostRule(d, srcIp ?? '', port) ?? '?'}` : `ingress of ${to} not isolated`}${mesh.reason ? `; ${mesh.reason}` : ''}`,
+    };
+  }
+
+  /** The first ingress rule of d's isolating policies that admits an address on a port (ipBlock or any-peer rules). */
+  private hostRule(d: number, ip: string, port: number): string | undefined {
+    const dst = this.pods[d] as PodInfo;
+    for (const pi of this.ingressOf[d] ?? [])
+      for (const r of this.policies[pi]?.ingress ?? []) {
+        if (!portMatches(r.ports, port, dst)) continue;
+        const peers = r.raw.peers ?? [];
+        const admits =
+          !peers.length ||
+          peers.some(
+            (p) =>
+              p.ipBlock !== undefined &&
+              cidrContains(p.ipBlock.cidr, ip) &&
+              !(p.ipBlock.except ?? []).some((c) => cidrContains(c, ip)),
+          );
+        if (admits) return `${this.policies[pi]?.key ?? '?'} (ingress rule ${r.index})`;
+      }
+    return undefined;
   }
 
   private names(list: number[]): string {
@@ -262,6 +495,28 @@ export class ReachabilityModel {
     return pod ? destinationPorts(pod, ports) : [];
   }
 
+  /** Every source: the pods, then the host sources. */
+  get sourceCount(): number {
+    return this.pods.length + this.hostSources.length;
+  }
+
+  /** A source's name in cells and tables. */
+  sourceKey(s: number): string {
+    const p = this.pods[s];
+    return p ? key(p) : (this.hostSources[s - this.pods.length]?.key ?? '?');
+  }
+
+  /**
+   * The ports of d that source s has cells for: none for s = d; the kubelet's only the ports it
+   * probes; everyone else d's ports (the given ones, else its TCP container ports).
+   */
+  cellPorts(s: number, d: number, ports?: number[]): number[] {
+    if (s === d) return [];
+    const hs = s >= this.pods.length ? this.hostSources[s - this.pods.length] : undefined;
+    if (hs?.kind === 'kubelet') return probePorts(this.pods[d] as PodInfo, ports);
+    return this.portsOf(d, ports);
+  }
+
   /** Every (from, to, port) cell, from != to. */
   matrix(ports?: number[]): Cell[] {
     return [...this.cells(ports)];
@@ -269,39 +524,53 @@ export class ReachabilityModel {
 
   /** The cells of matrix(), one at a time and in the same order, so that large matrices stream. */
   *cells(ports?: number[]): Generator<Cell> {
-    const portsOf = this.pods.map((_, d) => this.portsOf(d, ports));
-    for (let s = 0; s < this.pods.length; s++)
-      for (let d = 0; d < this.pods.length; d++) {
-        if (s === d) continue;
-        for (const port of portsOf[d] ?? []) yield this.cell(s, d, port);
-      }
+    for (let s = 0; s < this.sourceCount; s++)
+      for (let d = 0; d < this.pods.length; d++)
+        for (const port of this.cellPorts(s, d, ports)) yield this.cell(s, d, port);
   }
 
   /** How many cells matrix() would have, computed without evaluating any. */
   cellCount(ports?: number[]): number {
-    return countCells(this.pods, ports);
+    return countCells(this.state.pods, ports);
   }
 
   /** One cell's outcome without its reason (tables of large clusters). */
   outcome(s: number, d: number, port: number): Cell['outcome'] {
+    if (s >= this.pods.length)
+      return this.hostVerdict(this.hostSources[s - this.pods.length] as HostSource, d, port).outcome;
     if (!this.netpolAllowed(s, d, port)) return 'drop';
-    return this.meshOutcome(s, d, port).outcome;
+    const src = this.pods[s] as PodInfo;
+    return this.meshOutcome({ pod: src, ip: src.ip }, d, port, this.transport(s, d, port)).outcome;
   }
 
   /** Counts allowed cells without building reasons (benchmarks, large clusters). */
   countAllowed(ports?: number[]): { cells: number; allowed: number } {
     let cells = 0;
     let allowed = 0;
-    for (let s = 0; s < this.pods.length; s++)
-      for (let d = 0; d < this.pods.length; d++) {
-        if (s === d) continue;
-        for (const port of this.portsOf(d, ports)) {
+    for (let s = 0; s < this.sourceCount; s++)
+      for (let d = 0; d < this.pods.length; d++)
+        for (const port of this.cellPorts(s, d, ports)) {
           cells++;
           if (this.allowed(s, d, port)) allowed++;
         }
-      }
     return { cells, allowed };
   }
+}
+
+interface MeshSourceRef {
+  pod: PodInfo | undefined;
+  ip: string | undefined;
+}
+
+/** A pod that declares it takes HBONE itself (networking.istio.io/tunnel lists "http"). */
+function tunnels(p: PodInfo): boolean {
+  return (p.labels[TUNNEL_LABEL] ?? '').split(',').includes('http');
+}
+
+/** The TCP ports the kubelet probes on a pod (only the given ones, if any). */
+function probePorts(pod: PodInfo, ports?: number[]): number[] {
+  const probed = [...new Set((pod.probes ?? []).map((p) => p.port))].sort((a, b) => a - b);
+  return ports?.length ? probed.filter((p) => ports.includes(p)) : probed;
 }
 
 /** Ports to evaluate for a destination pod: the given ones, else its TCP container ports. */
@@ -313,13 +582,16 @@ export function destinationPorts(pod: PodInfo, ports?: number[]): number[] {
 }
 
 /**
- * How many cells a model of these pods would evaluate (host-network pods are left out, as the model
- * does), without building the model: so that a matrix too large to answer is refused at once.
+ * How many cells a model of these pods would evaluate, without building the model, so that a
+ * matrix too large to answer is refused at once: every source but itself × each destination's
+ * ports, where host-network pods are sources only and the kubelet has cells for probed ports only.
  */
 export function countCells(pods: PodInfo[], ports?: number[]): number {
   const placed = pods.filter((p) => !p.hostNetwork);
+  const hosts = pods.length - placed.length;
   let total = 0;
-  for (const d of placed) total += (placed.length - 1) * destinationPorts(d, ports).length;
+  for (const d of placed)
+    total += (placed.length - 1 + hosts) * destinationPorts(d, ports).length + probePorts(d, ports).length;
   return total;
 }
 

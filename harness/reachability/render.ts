@@ -58,20 +58,26 @@ function renderGrid(title: string, g: Grid): string {
  * one row at a time (no Cell objects, no reasons), so that large tables stream in bounded memory.
  */
 export function* expectedChunks(model: ReachabilityModel, ports?: number[]): Generator<string> {
-  const keys = model.pods.map((p) => `${p.namespace}/${p.name}`);
+  const n = model.sourceCount;
+  const keys = Array.from({ length: n }, (_, s) => model.sourceKey(s));
+  const dests = model.pods.map((_, d) => d);
   const portsOf = model.pods.map((_, d) => model.portsOf(d, ports));
-  const byKey = (a: number, b: number) =>
-    (keys[a] ?? '') < (keys[b] ?? '') ? -1 : (keys[a] ?? '') > (keys[b] ?? '') ? 1 : 0;
+  const cellPorts = (s: number, d: number) =>
+    s < model.pods.length ? (portsOf[d] ?? []) : model.cellPorts(s, d, ports);
+  // Pods sort by name; the host sources ([kubelet], [host] …) follow them, in model order.
+  const byKey = (a: number, b: number) => {
+    const ha = a >= model.pods.length;
+    const hb = b >= model.pods.length;
+    if (ha !== hb) return ha ? 1 : -1;
+    if (ha) return a - b;
+    return (keys[a] ?? '') < (keys[b] ?? '') ? -1 : (keys[a] ?? '') > (keys[b] ?? '') ? 1 : 0;
+  };
   const all = [...new Set(portsOf.flat())].sort((a, b) => a - b);
   let first = true;
   for (const port of all) {
-    const cols = model.pods
-      .map((_, d) => d)
-      .filter((d) => portsOf[d]?.includes(port))
-      .sort(byKey);
-    const rows = model.pods
-      .map((_, s) => s)
-      .filter((s) => cols.some((d) => d !== s))
+    const cols = dests.filter((d) => portsOf[d]?.includes(port)).sort(byKey);
+    const rows = Array.from({ length: n }, (_, s) => s)
+      .filter((s) => cols.some((d) => d !== s && cellPorts(s, d).includes(port)))
       .sort(byKey);
     if (!rows.length) continue;
     let width = 4;
@@ -83,7 +89,10 @@ export function* expectedChunks(model: ReachabilityModel, ports?: number[]): Gen
     first = false;
     for (const r of rows) {
       let line = `\n${(keys[r] ?? '').padEnd(width)} `;
-      for (const c of cols) line += (c === r ? ' ' : SYMBOL[model.outcome(r, c, port)]).padStart(cw);
+      for (const c of cols)
+        line += (
+          c === r || !cellPorts(r, c).includes(port) ? ' ' : SYMBOL[model.outcome(r, c, port)]
+        ).padStart(cw);
       yield line;
     }
     yield `\n  columns: ${cols.map((c, i) => `${i + 1}=${keys[c] ?? ''}`).join('  ')}`;

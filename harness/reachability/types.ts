@@ -37,6 +37,25 @@ export interface PodInfo {
   hostNetwork?: boolean;
   /** spec.serviceAccountName ("default" when unset): the pod's SPIFFE identity in the mesh. */
   serviceAccount?: string;
+  /** spec.nodeName: which node's kubelet probes it, and whether a host source is on the same node. */
+  nodeName?: string;
+  /** status.hostIP: the node's address, the source address of host traffic that is not SNATed. */
+  hostIP?: string;
+  /** The kubelet's network probes of the pod (httpGet, tcpSocket, grpc), with ports resolved. */
+  probes?: PodProbe[];
+  /**
+   * Host-network pods only: whose sockets its connections come from, per runAsUser (containers',
+   * else the pod's): `root`, `non-root`, or `unset` (the image's user).
+   */
+  hostUser?: 'root' | 'non-root' | 'unset';
+}
+
+export interface PodProbe {
+  probe: 'liveness' | 'readiness' | 'startup';
+  container: string;
+  handler: 'httpGet' | 'tcpSocket' | 'grpc';
+  /** TCP port on the pod's IP. */
+  port: number;
 }
 
 export interface NetworkPolicyPort {
@@ -107,3 +126,14 @@ export interface Cell {
 }
 
 export const HBONE_PORT = 15008;
+
+/**
+ * The address istio-cni SNATs connections from the node's own sockets to enrolled pods on that
+ * node to, so that ztunnel lets them through (istio/istio 1.28.3 cni/pkg/iptables/iptables.go,
+ * HostProbeSNATAddress / HostProbeSNATAddressV6; istio.io "Ambient and Kubernetes NetworkPolicy").
+ */
+export const HOST_PROBE_SNAT_V4 = '169.254.7.127';
+export const HOST_PROBE_SNAT_V6 = 'fd16:9254:7127:1337:ffff:ffff:ffff:ffff';
+
+/** Whether the CNI applies NetworkPolicy to connections from the node's own sockets. */
+export type HostTraffic = 'judged' | 'exempt';

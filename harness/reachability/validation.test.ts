@@ -642,6 +642,9 @@ describe('strict decoding: unknown fields are refused', () => {
         ip: '10.244.2.20',
         ports: [{ name: 'http-metrics', containerPort: 3100, protocol: 'TCP' }],
         serviceAccount: 'loki',
+        nodeName: 'ambient-worker',
+        hostIP: '172.18.0.3',
+        probes: [{ probe: 'readiness', container: 'loki', handler: 'httpGet', port: 3100 }],
       },
     ]);
     expect(r.warnings).toEqual([]);

@@ -1,0 +1,308 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { readManifests } from './manifests.ts';
+import { countCells, ReachabilityModel, type ModelOptions } from './model.ts';
+import { expectedChunks } from './render.ts';
+
+/**
+ * Issue 11, parts 3 and 4: pods with an Istio sidecar in an ambient mesh, and sources that are
+ * the node itself (the kubelet's probes, host-network pods). Facts, all at istio/istio 1.28.3:
+ * pilot/pkg/serviceregistry/kube/controller/ambient/workloads.go setTunnelProtocol (the
+ * `networking.istio.io/tunnel: http` label makes a pod an HBONE endpoint), the injection template
+ * (the label and `security.istio.io/tlsMode: istio`), pilot/pkg/xds/endpoints/endpoint_builder.go
+ * (a sidecar uses Istio mTLS to a tlsMode=istio endpoint, HBONE to an ambient one),
+ * cni/pkg/iptables/iptables.go (connections from the node's sockets to its enrolled pods are SNATed
+ * to 169.254.7.127 and bypass ztunnel).
+ */
+
+type Obj = Record<string, unknown>;
+const ns = (name: string, ambient = false): Obj => ({
+  apiVersion: 'v1',
+  kind: 'Namespace',
+  metadata: { name, ...(ambient ? { labels: { 'istio.io/dataplane-mode': 'ambient' } } : {}) },
+});
+const pod = (
+  namespace: string,
+  name: string,
+  ip: string,
+  extra: { labels?: Obj; annotations?: Obj; spec?: Obj; node?: string } = {},
+): Obj => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: {
+    name,
+    namespace,
+    labels: { app: name, ...(extra.labels ?? {}) },
+    ...(extra.annotations ? { annotations: extra.annotations } : {}),
+  },
+  spec: {
+    nodeName: extra.node ?? 'worker',
+    containers: [{ name: 'app', ports: [{ containerPort: 8080 }] }],
+    ...(extra.spec ?? {}),
+  },
+  status: { podIP: ip, hostIP: '172.18.0.2' },
+});
+const sidecar = (namespace: string, name: string, ip: string, hbone = true): Obj =>
+  pod(namespace, name, ip, {
+    labels: {
+      'security.istio.io/tlsMode': 'istio',
+      ...(hbone ? { 'networking.istio.io/tunnel': 'http' } : {}),
+    },
+    annotations: { 'sidecar.istio.io/status': '{"containers":["istio-proxy"]}' },
+  });
+const netpol = (namespace: string, name: string, spec: Obj): Obj => ({
+  apiVersion: 'networking.k8s.io/v1',
+  kind: 'NetworkPolicy',
+  metadata: { name, namespace },
+  spec,
+});
+
+function model(objects: Obj[], opts: ModelOptions = {}): ReachabilityModel {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sh-'));
+  const file = path.join(dir, 'm.yaml');
+  writeFileSync(file, objects.map((o) => stringify(o)).join('---\n'));
+  return new ReachabilityModel(readManifests([file]).state, opts);
+}
+
+function cell(m: ReachabilityModel, from: string, to: string, port = 8080) {
+  const s = from.startsWith('[')
+    ? m.sourceCount - m.hostSources.length + m.hostSources.findIndex((h) => h.key === from)
+    : m.podIndex(from);
+  return m.cell(s ?? -1, m.podIndex(to) ?? -1, port);
+}
+
+describe('sidecar pods in an ambient mesh', () => {
+  const base = [
+    ns('ns-amb', true),
+    ns('ns-side'),
+    ns('ns-plain'),
+    pod('ns-amb', 'amb-client', '10.244.1.10'),
+    sidecar('ns-side', 'side-server', '10.244.1.20'),
+    pod('ns-plain', 'plain', '10.244.1.30'),
+    netpol('ns-side', 'admit-amb-8080', {
+      podSelector: {},
+      ingress: [
+        {
+          from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ns-amb' } } }],
+          ports: [{ port: 8080 }],
+        },
+      ],
+    }),
+  ];
+
+  it('issue 11 failing input: an ambient client reaches a sidecar pod over HBONE, so a policy admitting 8080 only drops it (T, judged on 15008)', () => {
+    const c = cell(model(base), 'ns-amb/amb-client', 'ns-side/side-server');
+    expect(c).toMatchObject({ outcome: 'drop', judgedPort: 15008, hbone: true });
+    expect(c.reason).toContain(
+      'TCP 15008 (HBONE: ns-side/side-server is an HBONE endpoint (networking.istio.io/tunnel: http)',
+    );
+  });
+  it('admitting 15008 lets it through', () => {
+    const m = model([
+      ...base,
+      netpol('ns-side', 'admit-hbone', { podSelector: {}, ingress: [{ ports: [{ port: 15008 }] }] }),
+    ]);
+    expect(cell(m, 'ns-amb/amb-client', 'ns-side/side-server').outcome).toBe('allow');
+  });
+  it('a sidecar without the tunnel label gets plaintext from ztunnel on the app port', () => {
+    const m = model([
+      ...base.slice(0, 4),
+      sidecar('ns-side', 'side-server', '10.244.1.20', false),
+      ...base.slice(5),
+    ]);
+    expect(cell(m, 'ns-amb/amb-client', 'ns-side/side-server')).toMatchObject({
+      outcome: 'allow',
+      judgedPort: 8080,
+      hbone: false,
+    });
+  });
+  it('a sidecar client tunnels to an enrolled pod with its identity: judged on 15008, and STRICT is satisfied', () => {
+    const m = model([
+      ...base,
+      {
+        apiVersion: 'security.istio.io/v1',
+        kind: 'PeerAuthentication',
+        metadata: { name: 'strict', namespace: 'ns-amb' },
+        spec: { mtls: { mode: 'STRICT' } },
+      },
+    ]);
+    const c = cell(m, 'ns-side/side-server', 'ns-amb/amb-client');
+    expect(c).toMatchObject({ outcome: 'allow', judgedPort: 15008, hbone: true });
+    expect(c.reason).toContain("ns-side/side-server's sidecar tunnels to an enrolled pod");
+    expect(cell(m, 'ns-plain/plain', 'ns-amb/amb-client').outcome).toBe('deny');
+  });
+  it('its identity is its own: an ALLOW by principal on the ambient pod admits the sidecar pod’s service account only', () => {
+    const m = model([
+      ...base,
+      {
+        apiVersion: 'security.istio.io/v1',
+        kind: 'AuthorizationPolicy',
+        metadata: { name: 'only-side', namespace: 'ns-amb' },
+        spec: {
+          action: 'ALLOW',
+          rules: [{ from: [{ source: { principals: ['cluster.local/ns/ns-side/sa/default'] } }] }],
+        },
+      },
+    ]);
+    expect(cell(m, 'ns-side/side-server', 'ns-amb/amb-client').outcome).toBe('allow');
+    expect(cell(m, 'ns-plain/plain', 'ns-amb/amb-client').outcome).toBe('deny');
+  });
+  it('the sidecar enforces its own policies as the destination: STRICT resets plaintext, a DENY by namespace resets the ambient client', () => {
+    const m = model([
+      ...base.slice(0, 6),
+      {
+        apiVersion: 'security.istio.io/v1',
+        kind: 'PeerAuthentication',
+        metadata: { name: 'strict', namespace: 'ns-side' },
+        spec: { mtls: { mode: 'STRICT' } },
+      },
+      {
+        apiVersion: 'security.istio.io/v1',
+        kind: 'AuthorizationPolicy',
+        metadata: { name: 'no-amb', namespace: 'ns-side' },
+        spec: { action: 'DENY', rules: [{ from: [{ source: { namespaces: ['ns-amb'] } }] }] },
+      },
+    ]);
+    const plain = cell(m, 'ns-plain/plain', 'ns-side/side-server');
+    expect(plain.outcome).toBe('deny');
+    expect(plain.reason).toContain('the sidecar of ns-side/side-server enforces STRICT on port 8080');
+    const amb = cell(m, 'ns-amb/amb-client', 'ns-side/side-server');
+    expect(amb.outcome).toBe('deny');
+    expect(amb.reason).toContain('enforced by the sidecar of ns-side/side-server');
+  });
+  it('a sidecar with portLevelMtls follows the sidecar merge: the port’s own mode wins', () => {
+    const m = model([
+      ...base.slice(0, 6),
+      {
+        apiVersion: 'security.istio.io/v1',
+        kind: 'PeerAuthentication',
+        metadata: { name: 'mesh', namespace: 'istio-system' },
+        spec: { mtls: { mode: 'STRICT' } },
+      },
+      {
+        apiVersion: 'security.istio.io/v1',
+        kind: 'PeerAuthentication',
+        metadata: { name: 'port', namespace: 'ns-side' },
+        spec: {
+          selector: { matchLabels: { app: 'side-server' } },
+          portLevelMtls: { '8080': { mode: 'PERMISSIVE' } },
+        },
+      },
+    ]);
+    expect(cell(m, 'ns-plain/plain', 'ns-side/side-server').outcome).toBe('allow');
+    expect(cell(m, 'ns-plain/plain', 'ns-side/side-server', 9090).outcome).toBe('deny');
+  });
+  it('two sidecars use Istio mTLS on the app port', () => {
+    const m = model([...base, sidecar('ns-side', 'side-client', '10.244.1.21')]);
+    const c = cell(m, 'ns-side/side-client', 'ns-side/side-server');
+    expect(c).toMatchObject({ judgedPort: 8080, hbone: false });
+    expect(c.reason).toContain("Istio mTLS from ns-side/side-client's sidecar");
+  });
+});
+
+describe('kubelet probes and host-network sources', () => {
+  const probed = pod('ns-a', 'app-1', '10.244.1.5', {
+    spec: {
+      nodeName: 'worker',
+      containers: [
+        {
+          name: 'app',
+          ports: [{ name: 'http', containerPort: 8080 }],
+          readinessProbe: { httpGet: { port: 'http', path: '/ready' } },
+          livenessProbe: { exec: { command: ['true'] } },
+        },
+      ],
+    },
+  });
+  const denyAll = netpol('ns-a', 'default-deny', { podSelector: {}, policyTypes: ['Ingress'] });
+  const admitProbe = netpol('ns-a', 'allow-probes', {
+    podSelector: {},
+    ingress: [{ from: [{ ipBlock: { cidr: '169.254.7.127/32' } }] }],
+  });
+  const objects = [ns('ns-a', true), probed, pod('ns-a', 'app-2', '10.244.1.6'), denyAll];
+
+  it('issue 11 failing input: the kubelet’s probe of an enrolled pod is dropped under default-deny, and allowed with the 169.254.7.127 ipBlock', () => {
+    const without = cell(model(objects), '[kubelet]', 'ns-a/app-1');
+    expect(without).toMatchObject({ from: '[kubelet]', outcome: 'drop', judgedPort: 8080 });
+    expect(without.reason).toContain('readiness httpGet probe of container app');
+    expect(without.reason).toContain('add an ingress rule with ipBlock 169.254.7.127/32');
+    const withIt = cell(model([...objects, admitProbe]), '[kubelet]', 'ns-a/app-1');
+    expect(withIt.outcome).toBe('allow');
+    expect(withIt.reason).toContain('ingress allowed by ns-a/allow-probes (ingress rule 0)');
+  });
+  it('the outputs differ: the kubelet row of the table says T without the allowance and . with it', () => {
+    const table = (m: ReachabilityModel) => [...expectedChunks(m)].join('');
+    expect(table(model(objects))).toMatch(/\[kubelet\]\s+T/);
+    expect(table(model([...objects, admitProbe]))).toMatch(/\[kubelet\]\s+\./);
+  });
+  it('--host-traffic exempt (kindnet) accepts the probe without the allowance, and says why', () => {
+    const c = cell(model(objects, { hostTraffic: 'exempt' }), '[kubelet]', 'ns-a/app-1');
+    expect(c.outcome).toBe('allow');
+    expect(c.reason).toContain('meta skuid 0 accept');
+  });
+  it('the kubelet has cells only for probed ports (exec probes make none), and only to pods that declare them', () => {
+    const m = model(objects);
+    const kubelet = [...m.cells()].filter((c) => c.from === '[kubelet]');
+    expect(kubelet.map((c) => `${c.to}:${c.port}`)).toEqual(['ns-a/app-1:8080']);
+    expect(countCells(readManifestsOf(objects), undefined)).toBe(m.matrix().length);
+  });
+  it('the probe of a pod that is not enrolled is always allowed: traffic from the pod’s own node', () => {
+    const m = model([ns('ns-a'), probed, denyAll]);
+    expect(cell(m, '[kubelet]', 'ns-a/app-1').outcome).toBe('allow');
+  });
+  it('a host-network pod is a source row, not dropped: on the same node it is SNATed like the kubelet; on another node it is judged by its address and plaintext to ztunnel', () => {
+    const apiserver = pod('kube-system', 'kube-apiserver-cp', '172.18.0.2', {
+      node: 'worker',
+      spec: { hostNetwork: true },
+    });
+    const remote = pod('kube-system', 'agent-remote', '172.18.0.9', {
+      node: 'other',
+      spec: { hostNetwork: true },
+    });
+    const m = model([...objects, apiserver, remote, admitProbe]);
+    expect(m.hostSources.map((h) => h.key)).toEqual([
+      '[kubelet]',
+      '[host] kube-system/kube-apiserver-cp',
+      '[host] kube-system/agent-remote',
+    ]);
+    expect(cell(m, '[host] kube-system/kube-apiserver-cp', 'ns-a/app-2').outcome).toBe('allow');
+    const far = cell(m, '[host] kube-system/agent-remote', 'ns-a/app-2');
+    expect(far.outcome).toBe('drop');
+    expect(far.reason).toContain('from node other');
+    const admitNode = netpol('ns-a', 'allow-nodes', {
+      podSelector: {},
+      ingress: [{ from: [{ ipBlock: { cidr: '172.18.0.0/16' } }] }],
+    });
+    const strict = {
+      apiVersion: 'security.istio.io/v1',
+      kind: 'PeerAuthentication',
+      metadata: { name: 'strict', namespace: 'ns-a' },
+      spec: { mtls: { mode: 'STRICT' } },
+    };
+    const m2 = model([...objects, remote, admitNode, strict]);
+    expect(cell(m2, '[host] kube-system/agent-remote', 'ns-a/app-2').outcome).toBe('deny');
+  });
+  it('exempt covers root-owned sockets only: a host-network pod running as non-root is judged', () => {
+    const agent = pod('kube-system', 'agent', '172.18.0.2', {
+      node: 'worker',
+      spec: { hostNetwork: true, securityContext: { runAsUser: 1000 } },
+    });
+    const c = cell(
+      model([...objects, agent], { hostTraffic: 'exempt' }),
+      '[host] kube-system/agent',
+      'ns-a/app-2',
+    );
+    expect(c.outcome).toBe('drop');
+    expect(c.reason).toContain('runs as non-root');
+  });
+});
+
+function readManifestsOf(objects: Obj[]) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sh-'));
+  const file = path.join(dir, 'm.yaml');
+  writeFileSync(file, objects.map((o) => stringify(o)).join('---\n'));
+  return readManifests([file]).state.pods;
+}
