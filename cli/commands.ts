@@ -5,7 +5,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Table from 'cli-table3';
 import type * as ReportWrite from '../harness/report/write.ts';
 import {
   InterruptedError,
@@ -15,6 +14,7 @@ import {
 } from '../harness/errors.ts';
 import type { RunFacts } from '../harness/facts.ts';
 import { buildPlan, planToJson, type PlanInput, type RunSettings } from '../harness/plan.ts';
+import { renderPlanText } from '../harness/plan-text.ts';
 import { displayPath, loadProfile, type Profile } from '../harness/profile/load.ts';
 import { PhaseClock, log } from '../harness/progress.ts';
 import { mergeWithCatalog, verdict, type TestResultRecord } from '../harness/report/results.ts';
@@ -89,21 +89,7 @@ export async function planCommand(flags: RunFlags & { json?: boolean; verbose?: 
     process.stdout.write(`${redact(JSON.stringify(json, null, 2))}\n`);
     return 0;
   }
-  const table = new Table({
-    head: ['#', 'step', 'when', 'what / command'],
-    style: { head: [], border: [] },
-    wordWrap: true,
-    colWidths: [4, 30, 11, 110],
-  });
-  plan.steps.forEach((s, i) =>
-    table.push([
-      String(i + 1),
-      s.id,
-      s.when,
-      s.command ? `${s.description}\n$ ${s.command.join(' ')}` : s.description,
-    ]),
-  );
-  process.stdout.write(`${redact(table.toString())}\n`);
+  process.stdout.write(`${redact(renderPlanText(plan))}\n`);
   return 0;
 }
 

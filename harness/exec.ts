@@ -1,8 +1,8 @@
-import { execa } from 'execa';
 import { InterruptedError, OperationError, throwIfInterrupted } from './errors.ts';
 import { humanDuration } from './timeouts.ts';
 import { log } from './progress.ts';
 import { redact } from './redact.ts';
+import { shellLine } from './shell.ts';
 
 export interface ExecResult {
   argv: string[];
@@ -42,7 +42,9 @@ export async function run(argv: readonly string[], options: ExecOptions): Promis
   const [file, ...args] = argv;
   if (file === undefined) throw new Error('run: empty argv');
   throwIfInterrupted(options.signal, argv.slice(0, 3).join(' '));
-  if (options.echo !== false) log.debug(`$ ${redact(argv.map(shellQuote).join(' '))}`);
+  if (options.echo !== false) log.debug(`$ ${redact(shellLine([...argv]))}`);
+  // execa and its dependencies cost about 90 ms to load: only commands that run one pay it.
+  const { execa } = await import('execa');
   const started = performance.now();
   const result = await execa(file, args, {
     reject: false,
@@ -100,7 +102,7 @@ export function commandFailed(
   timeoutMs: number,
   fix?: string,
 ): OperationError {
-  const cmd = redact(r.argv.map(shellQuote).join(' '));
+  const cmd = redact(shellLine(r.argv));
   const tail = lastLines(`${r.stderr}\n${r.stdout}`.trim(), 15);
   if (r.notFound)
     return new OperationError(`${operation}: cannot start ${r.argv[0] ?? ''}`, {
@@ -124,8 +126,4 @@ export function commandFailed(
 export function lastLines(text: string, n: number): string {
   const lines = text.split('\n');
   return lines.slice(Math.max(0, lines.length - n)).join('\n');
-}
-
-export function shellQuote(arg: string): string {
-  return /^[A-Za-z0-9_./:=@,+%{}-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }

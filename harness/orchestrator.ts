@@ -3,7 +3,8 @@ import path from 'node:path';
 import { CleanupStack, type Leftover } from './cleanup.ts';
 import { renderDoctor, runDoctor } from './doctor.ts';
 import { OperationError, PreflightError, throwIfInterrupted } from './errors.ts';
-import { cancelledError, commandFailed, run, shellQuote, type ExecResult } from './exec.ts';
+import { cancelledError, commandFailed, run, type ExecResult } from './exec.ts';
+import { shellLine } from './shell.ts';
 import type { Feature, FeatureState, RunFacts } from './facts.ts';
 import { explainHelmFailure, parseHelmList, splitChartColumn } from './helm.ts';
 import { classifyCreateFailure, deleteArgv, parseClusters } from './kind.ts';
@@ -137,9 +138,7 @@ export class Orchestrator {
         ? [
             {
               what: `namespaces labelled ${RUN_ID_LABEL}=${s.runId}`,
-              command: [...kubectl, 'delete', 'namespace', '-l', `${RUN_ID_LABEL}=${s.runId}`]
-                .map(shellQuote)
-                .join(' '),
+              command: shellLine([...kubectl, 'delete', 'namespace', '-l', `${RUN_ID_LABEL}=${s.runId}`]),
             },
           ]
         : []),
@@ -319,7 +318,7 @@ export class Orchestrator {
           this.cleanup.register(
             `delete kind cluster ${s.clusterName}`,
             () => this.deleteCluster(del),
-            (del.command ?? []).map(shellQuote).join(' '),
+            shellLine(del.command ?? []),
           );
         recordCluster(this.registry, {
           name: s.clusterName,
@@ -381,7 +380,7 @@ export class Orchestrator {
               marker.stopRenewing();
               await deleteMarker(this.clientsForCleanup(), s.runId);
             },
-            [
+            shellLine([
               'kubectl',
               '--kubeconfig',
               s.kubeconfig,
@@ -391,9 +390,7 @@ export class Orchestrator {
               '-n',
               MARKER_NAMESPACE,
               markerName(s.runId),
-            ]
-              .map(shellQuote)
-              .join(' '),
+            ]),
           );
         await marker.create();
         this.marker = marker;
@@ -475,7 +472,7 @@ export class Orchestrator {
                 if (r.exitCode !== 0 && !/not found/.test(r.stderr))
                   throw commandFailed(`helm uninstall ${release}`, r, t.helmUninstall);
               },
-              (undo.command ?? []).map(shellQuote).join(' '),
+              shellLine(undo.command ?? []),
             );
           this.ownsIstio = true;
         } else {

@@ -1,4 +1,4 @@
-import { shellQuote } from './exec.ts';
+import { shellLine } from './shell.ts';
 import { isLive, type ReleaseRef, type RunMarker } from './kube/marker.ts';
 import { MARKER_NAMESPACE, markerName } from './kube/marker-names.ts';
 import { RUN_ID_LABEL } from './plan.ts';
@@ -88,7 +88,7 @@ export function sweepCommands(
     target.kubeconfig,
     ...(target.context ? ['--kube-context', target.context] : []),
   ];
-  const q = (argv: string[]) => argv.map(shellQuote).join(' ');
+  const q = shellLine;
   return [
     ...[...r.releases]
       .reverse()

@@ -83,17 +83,31 @@ export function minimumHelmFor(chartRepository: string): string {
   return chartRepository.toLowerCase().startsWith('oci://') ? MINIMUM_HELM_FOR_OCI : MINIMUM.helm;
 }
 
+/**
+ * `<tool> version` through node:child_process.execFile rather than execa: `plan` and `doctor` probe
+ * kind and helm before anything else, and a version query needs neither execa's process-group
+ * handling nor its 90 ms of loading (issue 11's start-time target). Bounded by timeoutMs (SIGKILL)
+ * and the signal; undefined when the tool is missing, fails or prints no version.
+ */
 async function versionOf(
   name: ToolName,
   file: string,
   timeoutMs: number,
   signal?: AbortSignal,
 ): Promise<string | undefined> {
-  const argv = name === 'kind' ? [file, 'version'] : [file, 'version', '--short'];
-  const r = await run(argv, { timeoutMs, echo: false, ...(signal ? { signal } : {}) });
   throwIfInterrupted(signal, `${name} version`);
-  if (r.notFound || r.exitCode !== 0) return undefined;
-  return parseToolVersion(name, r.stdout);
+  const args = name === 'kind' ? ['version'] : ['version', '--short'];
+  const { execFile } = await import('node:child_process');
+  const stdout = await new Promise<string | undefined>((resolve) => {
+    execFile(
+      file,
+      args,
+      { timeout: timeoutMs, killSignal: 'SIGKILL', encoding: 'utf8', ...(signal ? { signal } : {}) },
+      (err, out) => resolve(err ? undefined : out),
+    );
+  });
+  throwIfInterrupted(signal, `${name} version`);
+  return stdout === undefined ? undefined : parseToolVersion(name, stdout);
 }
 
 export interface ResolveOptions {

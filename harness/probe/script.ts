@@ -1,3 +1,4 @@
+import { shellLine } from '../shell.ts';
 import { classify, type ProbeResult } from './outcome.ts';
 
 /**
@@ -121,8 +122,7 @@ export function reproCommand(
   spec: ProbeSpec,
   t: ProbeTimeouts = DEFAULT_PROBE_TIMEOUTS,
 ): string {
-  const quote = (a: string) => (/^[A-Za-z0-9_./:=@%{}[\]-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
-  return [
+  return shellLine([
     'kubectl',
     'exec',
     '-n',
@@ -132,7 +132,5 @@ export function reproCommand(
     container,
     '--',
     ...curlArgs(spec, t).map((a) => a.replace(/\\n/g, '\\n')),
-  ]
-    .map(quote)
-    .join(' ');
+  ]);
 }
