@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { interpretDockerVersion, MINIMUM_DOCKER_CLI } from './doctor.ts';
+import { interpretDockerVersion } from './doctor.ts';
+import { MINIMUM_DOCKER_CLI } from './tools.ts';
 
 describe('doctor: Docker CLI version', () => {
   it(`accepts ${MINIMUM_DOCKER_CLI} and later, refuses older, warns when it cannot tell`, () => {

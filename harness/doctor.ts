@@ -3,7 +3,14 @@ import os from 'node:os';
 import Table from 'cli-table3';
 import { throwIfInterrupted } from './errors.ts';
 import { run } from './exec.ts';
-import { atLeast, MINIMUM, minimumHelmFor, resolveTool, type ResolvedTool } from './tools.ts';
+import {
+  atLeast,
+  MINIMUM,
+  MINIMUM_DOCKER_CLI,
+  minimumHelmFor,
+  resolveTool,
+  type ResolvedTool,
+} from './tools.ts';
 import { hubReason } from './istio/hosts.ts';
 import { PINS } from './pins.ts';
 import { displayPath, type Profile } from './profile/load.ts';
@@ -121,13 +128,6 @@ function toolCheck(tool: ResolvedTool, required: boolean): Check {
         : `install kind ${PINS.kind.version}`,
   };
 }
-
-/**
- * The oldest Docker CLI this suite accepts: the command lines it runs (`docker info --format`,
- * `docker exec <node> sh -c …`, `docker version --format`) are checked against Docker CLI
- * v20.10.0's (docker/cli@v20.10.0 cli/command/system/info.go, version.go, container/exec.go).
- */
-export const MINIMUM_DOCKER_CLI = '20.10.0';
 
 /** `docker version --format '{{.Client.Version}}'` prints the client version even without a daemon. */
 export function interpretDockerVersion(stdout: string): Check {

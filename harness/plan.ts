@@ -10,7 +10,7 @@ import {
   getKubeconfigArgv,
   renderConfig,
 } from './kind.ts';
-import { MINIMUM_DOCKER_CLI } from './doctor.ts';
+import { MINIMUM_DOCKER_CLI } from './tools.ts';
 import { hubReason } from './istio/hosts.ts';
 import { PINS, splitImage } from './pins.ts';
 import type { Profile, ResolvedRelease } from './profile/load.ts';

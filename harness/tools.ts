@@ -62,6 +62,13 @@ export function atLeast(v: string, min: string): boolean {
   return true;
 }
 
+/**
+ * The oldest Docker CLI this suite accepts: the command lines it runs (`docker info --format`,
+ * `docker exec <node> sh -c …`, `docker version --format`) are checked against Docker CLI
+ * v20.10.0's (docker/cli@v20.10.0 cli/command/system/info.go, version.go, container/exec.go).
+ */
+export const MINIMUM_DOCKER_CLI = '20.10.0';
+
 /** Oldest versions this suite accepts from PATH, and why. */
 export const MINIMUM = {
   // kindnet enforces NetworkPolicy (kube-network-policies) since kind v0.24.0.
