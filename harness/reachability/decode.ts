@@ -531,6 +531,25 @@ export function decodePod(o: Record<string, unknown>, requirePodIP: boolean): Po
       : undefined;
     uids.push(uid);
   });
+  // Restartable init containers (native sidecars, restartPolicy: Always) run beside the others
+  // and the kubelet probes them too; only their ports and probes are read here.
+  (optArray(spec.initContainers, 'spec.initContainers') ?? []).forEach((c, i) => {
+    const p = at('spec.initContainers', i);
+    const ctr = object(c, p, 'Container (v1)');
+    if (ctr.restartPolicy !== 'Always') return;
+    const name = optStr(ctr.name, child(p, 'name')) ?? '';
+    const own: ContainerPort[] = (optArray(ctr.ports, child(p, 'ports')) ?? []).flatMap((x) => {
+      const cp = object(x, p, 'ContainerPort (v1)');
+      return typeof cp.containerPort === 'number'
+        ? [{ containerPort: cp.containerPort, ...(typeof cp.name === 'string' ? { name: cp.name } : {}) }]
+        : [];
+    });
+    for (const kind of ['livenessProbe', 'readinessProbe', 'startupProbe'] as const) {
+      if (!present(ctr[kind])) continue;
+      const probe = decodeProbe(ctr[kind], child(p, kind), name, own);
+      if (probe) probes.push({ ...probe, probe: kind.replace('Probe', '') as PodProbe['probe'] });
+    }
+  });
   const hostNetwork = optBool(spec.hostNetwork, 'spec.hostNetwork') ?? false;
   let serviceAccount: string | undefined;
   for (const field of ['serviceAccountName', 'serviceAccount'] as const) {
@@ -658,7 +677,8 @@ function decodeProbe(
   } else if (typeof h.port === 'string' && handler !== 'grpc') {
     const problem = portName(h.port);
     if (problem) throw invalid(child(hp, 'port'), `a port number or name: ${problem}`, h.port);
-    port = own.find((c) => c.name === h.port && (c.protocol ?? 'TCP') === 'TCP')?.containerPort;
+    // findPortByName matches the name whatever the port's protocol.
+    port = own.find((c) => c.name === h.port)?.containerPort;
   } else
     throw invalid(child(hp, 'port'), handler === 'grpc' ? 'a port number' : 'a port number or name', h.port);
   if (handler === 'httpGet' && present(h.scheme)) {

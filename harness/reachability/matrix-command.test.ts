@@ -64,12 +64,24 @@ describe('netpol matrix output', () => {
     expect(await netpolMatrix({ file: [EXAMPLES], explain: true }, out.stream, sink().stream)).toBe(0);
     const model = new ReachabilityModel(readManifests([EXAMPLES]).state);
     const cells = model.matrix();
-    const enrolled = model.pods.map(
-      (p, i) =>
-        `${p.namespace}/${p.name}: ${model.enrolled[i] ? 'ambient' : 'not enrolled'} (${model.enrollmentWhy[i] ?? ''})`,
+    // The header: a line per pod (its part in the mesh), per host source, and the host-traffic
+    // assumption when there are host sources.
+    const text = out.text();
+    const header = text.slice(0, text.indexOf('\n\nexpected TCP '));
+    const lines = header.split('\n');
+    expect(lines.slice(0, model.pods.length)).toEqual(
+      model.pods.map((p) =>
+        expect.stringMatching(new RegExp(`^${p.namespace}/${p.name}: (ambient|not enrolled|sidecar) \\(`)),
+      ),
     );
-    expect(out.text()).toBe(
-      `${enrolled.join('\n')}\n\n${renderExpected(cells)}\n\n${LEGEND}\n` +
+    expect(lines.slice(model.pods.length, model.pods.length + model.hostSources.length)).toEqual(
+      model.hostSources.map((h) =>
+        expect.stringMatching(new RegExp(`^${h.key.replace(/[[\]]/g, '\\$&')}: `)),
+      ),
+    );
+    if (model.hostSources.length) expect(lines.at(-1)).toMatch(/^host traffic: judged \(the default\): /);
+    expect(text).toBe(
+      `${header}\n\n${renderExpected(cells)}\n\n${LEGEND}\n` +
         `\n${cells.map((c) => `${c.from} -> ${c.to}:${c.port} ${c.outcome.toUpperCase()}: ${c.reason}`).join('\n')}\n`,
     );
   });

@@ -55,7 +55,9 @@ export interface ModelOptions {
    * Whether the CNI applies NetworkPolicy to connections from a node's own sockets to its pods
    * once istio-cni has SNATed them to 169.254.7.127 (default `judged`): `exempt` for kindnet, whose
    * kube-network-policies accepts every packet from a root-owned host socket (`meta skuid 0
-   * accept`, kubernetes-sigs/kube-network-policies pkg/dataplane/controller.go); `judged` for CNIs
+   * accept`, kubernetes-sigs/kube-network-policies v0.8.0 pkg/networkpolicy/controller.go, the
+   * version kind v0.30.0's kindnetd uses) and judges other host sockets by their address before
+   * istio-cni's SNAT; `judged` for CNIs
    * that recognise the node by the source address, which the SNAT hides (Cilium, for example).
    */
   hostTraffic?: HostTraffic;
@@ -88,7 +90,6 @@ interface Transport {
 export const KUBELET = '[kubelet]';
 export const hostKey = (p: PodInfo) => `[host] ${p.namespace}/${p.name}`;
 const TUNNEL_LABEL = 'networking.istio.io/tunnel';
-const TLS_MODE_LABEL = 'security.istio.io/tlsMode';
 
 export class ReachabilityModel {
   readonly pods: PodInfo[];
@@ -215,14 +216,13 @@ export class ReachabilityModel {
   }
 
   /**
-   * How s reaches d (istio/istio 1.28.3): between enrolled pods, HBONE to 15008; an ambient client
-   * also tunnels to a pod that declares `networking.istio.io/tunnel: http` (istiod marks it
-   * native-tunnel HBONE: pilot/pkg/serviceregistry/kube/controller/ambient/workloads.go
+   * How s reaches d by d's pod IP (istio/istio 1.28.3): between enrolled pods, HBONE to 15008; an
+   * ambient client also tunnels to a pod that declares `networking.istio.io/tunnel: http` (istiod
+   * marks it native-tunnel HBONE: pilot/pkg/serviceregistry/kube/controller/ambient/workloads.go
    * setTunnelProtocol), which the injector gives sidecars under the ambient profile
-   * (ISTIO_META_ENABLE_HBONE, injection-template.yaml). A sidecar client uses Istio mTLS on the app
-   * port to a pod labelled `security.istio.io/tlsMode: istio` (another sidecar) and HBONE to an
-   * HBONE-capable one (pilot/pkg/xds/endpoints/endpoint_builder.go: PILOT_PREFER_SENDING_HBONE is
-   * off). Everything else is plaintext on the app port.
+   * (ISTIO_META_ENABLE_HBONE, injection-template.yaml). A sidecar client sends plaintext to a pod
+   * IP (its passthrough cluster; it uses Istio mTLS or HBONE only towards a Service's endpoints,
+   * pilot/pkg/xds/endpoints/endpoint_builder.go). Everything else is plaintext on the app port.
    */
   private transport(s: number, d: number, port: number): Transport {
     const src = this.role[s];
@@ -230,7 +230,11 @@ export class ReachabilityModel {
     const dRole = this.role[d];
     const native = tunnels(dst);
     const enforcer: Enforcer | undefined =
-      dRole === 'ambient' ? 'ztunnel' : dRole === 'sidecar' ? 'sidecar' : undefined;
+      dRole === 'ambient'
+        ? 'ztunnel'
+        : dRole === 'sidecar' && (native || sidecarCaptures(dst, port))
+          ? 'sidecar'
+          : undefined;
     const from = key(this.pods[s] as PodInfo);
     const to = key(dst);
     const hbone = (why: string): Transport => ({
@@ -257,25 +261,14 @@ export class ReachabilityModel {
           : `${to} not enrolled`,
       );
     }
-    if (src === 'sidecar') {
-      if (dst.labels[TLS_MODE_LABEL] === 'istio')
-        return {
-          port,
-          hbone: false,
-          identity: true,
-          enforcer,
-          at: `TCP ${port} (Istio mTLS from ${from}'s sidecar to ${to}'s)`,
-        };
-      if (dRole === 'ambient' || native)
-        return hbone(
-          `${from}'s sidecar tunnels to ${dRole === 'ambient' ? 'an enrolled pod' : 'an HBONE endpoint'}`,
-        );
+    if (src === 'sidecar')
+      // By pod IP a sidecar's Envoy matches no Service and sends through its PassthroughCluster
+      // (ORIGINAL_DST, no TLS, no tunnel): plaintext, without the identity it would present
+      // through a Service (istio/istio 1.28.3 pilot/pkg/networking/core/cluster_builder.go
+      // buildDefaultPassthroughCluster; istio/istio#37431).
       return plain(
-        dRole === 'sidecar'
-          ? `${to} has no ${TLS_MODE_LABEL}=istio label, so ${from}'s sidecar sends plaintext`
-          : `${to} is not in the mesh`,
+        `${from}'s sidecar sends to a pod IP through its passthrough cluster, without mTLS or HBONE (through a Service it would use them)`,
       );
-    }
     return plain(`${from} not enrolled`);
   }
 
@@ -402,53 +395,84 @@ export class ReachabilityModel {
             .join(', ')
         : '';
     const what = `${who}${probe ? ` (${probe})` : ''}`;
-    if (local && !enrolled) {
-      return {
-        outcome: 'allow',
-        reason: `allow on TCP ${port}: ${what} connects from ${to}'s own node, which Kubernetes NetworkPolicy always allows; ${to} is not enrolled, so istio-cni does not SNAT it`,
-      };
+    // The node's own address: the host-network pod's, or the destination's node's for the kubelet.
+    const nodeIp = hs.kind === 'kubelet' ? dst.hostIP : (hs.pod?.ip ?? hs.pod?.hostIP);
+    const nodeAddr = nodeIp ?? "the node's address (not in the manifests: status.hostIP)";
+    if (!local) {
+      // From another node (or nodes unknown): the node's own address, judged as any other.
+      const where = known
+        ? `from node ${srcNode ?? '?'}, not ${to}'s node ${dst.nodeName ?? '?'}`
+        : `from a node the manifests do not name (spec.nodeName missing), taken as another node`;
+      const at = `TCP ${port} (plaintext ${where}, from ${nodeAddr})`;
+      let admitted = `ingress of ${to} not isolated`;
+      if (ing.length) {
+        const hit = nodeIp === undefined ? undefined : this.hostRule(d, nodeIp, port);
+        if (!hit)
+          return {
+            outcome: 'drop',
+            reason: `drop: ingress of ${to} is isolated by ${this.names(ing)} and no ipBlock admits ${who} on ${at}`,
+          };
+        admitted = `ingress allowed by ${hit}`;
+      }
+      return this.hostMesh(d, port, nodeIp, `allow on ${at}: ${admitted}`, enrolled);
     }
-    if (local) {
-      const snat = dst.ip?.includes(':') ? HOST_PROBE_SNAT_V6 : HOST_PROBE_SNAT_V4;
-      const at = `TCP ${port} from ${snat} (istio-cni SNATs connections from ${to}'s node to it, and the pod lets them past ztunnel, so no mesh policy applies)`;
-      if (!ing.length) return { outcome: 'allow', reason: `allow on ${at}: ingress of ${to} not isolated` };
-      const root = hs.kind === 'kubelet' || hs.pod?.hostUser !== 'non-root';
-      if (this.hostTraffic === 'exempt' && root)
-        return {
-          outcome: 'allow',
-          reason: `allow on ${at}: --host-traffic exempt: the CNI accepts connections from the node's root-owned sockets before NetworkPolicy (kindnet: kube-network-policies' "meta skuid 0 accept")${hs.pod?.hostUser === 'unset' ? `; ${who} sets no runAsUser and is taken to run as root` : ''}`,
-        };
-      const hit = this.hostRule(d, snat, port);
-      const judged = `${this.hostTraffic === 'exempt' ? `--host-traffic exempt covers root-owned sockets only and ${who} runs as non-root` : '--host-traffic judged (the default): the CNI judges it by its source address'}`;
-      if (hit) return { outcome: 'allow', reason: `allow on ${at}: ${judged}; ingress allowed by ${hit}` };
-      return {
-        outcome: 'drop',
-        reason: `drop: ${what}: ${judged}, and ingress of ${to} is isolated by ${this.names(ing)} with no rule admitting ${snat} on ${at}; add an ingress rule with ipBlock ${snat}${snat.includes(':') ? '/128' : '/32'} (istio.io "Ambient and Kubernetes NetworkPolicy")`,
-      };
-    }
-    // From another node (or nodes unknown): the node's own address, judged as any.
-    const srcIp = hs.pod?.ip ?? hs.pod?.hostIP;
-    const where = known
-      ? `from node ${srcNode ?? '?'}, not ${to}'s node ${dst.nodeName ?? '?'}`
-      : `from a node the manifests do not name (spec.nodeName missing${hs.pod?.nodeName ? ` on ${to}` : ''}), taken as another node`;
-    const at = `TCP ${port} (plaintext ${where}, from ${srcIp ?? 'an address the manifests do not give (status.podIP)'})`;
-    if (ing.length) {
-      const hit = srcIp === undefined ? undefined : this.hostRule(d, srcIp, port);
+    // Same node. istio-cni SNATs it to 169.254.7.127 when the destination is enrolled, after the
+    // CNI's NetworkPolicy hook in the case of kindnet (kube-network-policies v0.8.0 filters in
+    // POSTROUTING at srcnat-5, "before SNAT happens", pkg/networkpolicy/controller.go).
+    const snat = dst.ip?.includes(':') ? HOST_PROBE_SNAT_V6 : HOST_PROBE_SNAT_V4;
+    const at = enrolled
+      ? `TCP ${port} from ${snat} (istio-cni SNATs connections from ${to}'s node to it, and the pod lets them past ztunnel, so no mesh policy applies)`
+      : `TCP ${port} from ${to}'s own node (${to} is not enrolled, so istio-cni does not SNAT it)`;
+    const root = hs.kind === 'kubelet' || hs.pod?.hostUser !== 'non-root';
+    let admitted: string;
+    if (!ing.length) admitted = `ingress of ${to} not isolated`;
+    else if (this.hostTraffic === 'exempt' && root)
+      admitted = `--host-traffic exempt: the CNI accepts connections from the node's root-owned sockets before NetworkPolicy (kindnet: kube-network-policies' "meta skuid 0 accept")${hs.pod?.hostUser === 'unset' ? `; ${who} sets no runAsUser and is taken to run as root` : ''}`;
+    else if (this.hostTraffic === 'exempt') {
+      // kindnet queues a non-root host socket's packets and judges them by their source before
+      // istio-cni's SNAT: the node's address, enrolled destination or not.
+      const judged = `--host-traffic exempt covers root-owned sockets only; ${who} runs as non-root, so the CNI judges it by the node's address ${nodeAddr}, before any SNAT`;
+      const hit = nodeIp === undefined ? undefined : this.hostRule(d, nodeIp, port);
       if (!hit)
         return {
           outcome: 'drop',
-          reason: `drop: ingress of ${to} is isolated by ${this.names(ing)} and no ipBlock admits ${who} on ${at}`,
+          reason: `drop: ${what}: ${judged}, and ingress of ${to} is isolated by ${this.names(ing)} with no rule admitting it on TCP ${port}`,
         };
+      admitted = `${judged}; ingress allowed by ${hit}`;
+    } else if (!enrolled)
+      admitted = `connects from ${to}'s own node, which Kubernetes NetworkPolicy always allows`;
+    else {
+      const judged = '--host-traffic judged (the default): the CNI judges it by its source address';
+      const hit = this.hostRule(d, snat, port);
+      if (!hit)
+        return {
+          outcome: 'drop',
+          reason: `drop: ${what}: ${judged}, and ingress of ${to} is isolated by ${this.names(ing)} with no rule admitting it on ${at}; add an ingress rule with ipBlock ${snat}${snat.includes(':') ? '/128' : '/32'} (istio.io "Ambient and Kubernetes NetworkPolicy")`,
+        };
+      admitted = `${judged}; ingress allowed by ${hit}`;
     }
-    const mesh = this.meshOutcome({ pod: undefined, ip: srcIp }, d, port, {
-      identity: false,
-      enforcer: enrolled ? 'ztunnel' : this.role[d] === 'sidecar' ? 'sidecar' : undefined,
-    });
+    const prefix = `allow on ${at}: ${probe ? `${what}; ` : ''}${admitted}`;
+    if (enrolled) return { outcome: 'allow', reason: prefix };
+    return this.hostMesh(d, port, nodeIp, prefix, false);
+  }
+
+  /** After NetworkPolicy let host traffic through: an enrolled pod's ztunnel or a sidecar that captures the port sees plaintext. */
+  private hostMesh(
+    d: number,
+    port: number,
+    ip: string | undefined,
+    allowReason: string,
+    enrolled: boolean,
+  ): { outcome: Cell['outcome']; reason: string } {
+    const dst = this.pods[d] as PodInfo;
+    const enforcer: Enforcer | undefined = enrolled
+      ? 'ztunnel'
+      : this.role[d] === 'sidecar' && sidecarCaptures(dst, port)
+        ? 'sidecar'
+        : undefined;
+    const mesh = this.meshOutcome({ pod: undefined, ip }, d, port, { identity: false, enforcer });
     if (mesh.outcome === 'deny') return mesh;
-    return {
-      outcome: 'allow',
-      reason: `allow on ${at}: ${ing.length ? `ingress allowed by ${this.hostRule(d, srcIp ?? '', port) ?? '?'}` : `ingress of ${to} not isolated`}${mesh.reason ? `; ${mesh.reason}` : ''}`,
-    };
+    return { outcome: 'allow', reason: `${allowReason}${mesh.reason ? `; ${mesh.reason}` : ''}` };
   }
 
   /** The first ingress rule of d's isolating policies that admits an address on a port (ipBlock or any-peer rules). */
@@ -560,6 +584,19 @@ export class ReachabilityModel {
 interface MeshSourceRef {
   pod: PodInfo | undefined;
   ip: string | undefined;
+}
+
+/**
+ * Whether a sidecar's iptables sends inbound TCP on this port to Envoy: every port but the HBONE
+ * port 15008, Envoy's 15090 and 15021, the status port 15020, and the pod's
+ * `traffic.sidecar.istio.io/excludeInboundPorts` (istio/istio 1.28.3
+ * tools/istio-iptables/pkg/capture/run.go, injection-template.yaml).
+ */
+function sidecarCaptures(p: PodInfo, port: number): boolean {
+  const excluded = (p.annotations?.['traffic.sidecar.istio.io/excludeInboundPorts'] ?? '')
+    .split(',')
+    .map((x) => Number(x.trim()));
+  return ![15008, 15090, 15021, 15020, ...excluded].includes(port);
 }
 
 /** A pod that declares it takes HBONE itself (networking.istio.io/tunnel lists "http"). */

@@ -164,6 +164,40 @@ export function convertPeerAuthentication(
 }
 
 /**
+ * The mesh, namespace and workload policy among a pod's candidates, as both
+ * convertedSelectorPeerAuthentications (ambient) and ComposePeerAuthentication (sidecars) pick
+ * them: no matchLabels in the root namespace is the mesh policy, elsewhere the namespace policy;
+ * matchLabels outside the root namespace make a workload policy; the oldest wins at each level.
+ */
+function levels(
+  candidates: PeerAuthenticationInfo[],
+  root: string,
+  notes: string[],
+): {
+  meshCfg: PeerAuthenticationInfo | undefined;
+  namespaceCfg: PeerAuthenticationInfo | undefined;
+  workloadCfg: PeerAuthenticationInfo | undefined;
+} {
+  return {
+    meshCfg: pick(
+      candidates.filter((p) => !hasMatchLabels(p) && p.namespace === root),
+      'mesh-wide',
+      notes,
+    ),
+    namespaceCfg: pick(
+      candidates.filter((p) => !hasMatchLabels(p) && p.namespace !== root),
+      'namespace',
+      notes,
+    ),
+    workloadCfg: pick(
+      candidates.filter((p) => hasMatchLabels(p) && p.namespace !== root),
+      'workload',
+      notes,
+    ),
+  };
+}
+
+/**
  * Which PeerAuthentication policies istiod attaches to a pod (convertedSelectorPeerAuthentications
  * with the pod's candidates from fetchPeerAuthentications), with the converted form of its
  * workload policy when that is attached.
@@ -174,24 +208,13 @@ export function peerAuthDecision(
   root: string,
 ): PeerAuthDecision {
   const notes: string[] = [];
-  const candidates = list.filter((p) => {
-    if (p.namespace === root && p.selector === undefined) return true;
-    if (p.namespace !== dst.namespace) return false;
-    return p.selector === undefined || subsetOf(p.selector.matchLabels ?? {}, dst.labels);
-  });
-  const meshCfg = pick(
-    candidates.filter((p) => !hasMatchLabels(p) && p.namespace === root),
-    'mesh-wide',
-    notes,
-  );
-  const namespaceCfg = pick(
-    candidates.filter((p) => !hasMatchLabels(p) && p.namespace !== root),
-    'namespace',
-    notes,
-  );
-  const workloadCfg = pick(
-    candidates.filter((p) => hasMatchLabels(p) && p.namespace !== root),
-    'workload',
+  const { meshCfg, namespaceCfg, workloadCfg } = levels(
+    list.filter((p) => {
+      if (p.namespace === root && p.selector === undefined) return true;
+      if (p.namespace !== dst.namespace) return false;
+      return p.selector === undefined || subsetOf(p.selector.matchLabels ?? {}, dst.labels);
+    }),
+    root,
     notes,
   );
   const by = {
@@ -307,12 +330,25 @@ export function sidecarPeerAuth(
   root: string,
   port: number,
 ): { mode: PeerAuthMode; levels: string; notes: string[] } {
-  const d = peerAuthDecision(list, dst, root);
+  // The sidecar's candidates: policies of its namespace and of the root namespace whose
+  // matchLabels (none: all) are a subset of its labels (pilot/pkg/model/authentication.go
+  // getConfigsForWorkload), so a root policy with `selector: {}` is mesh-wide here too.
+  const notes: string[] = [];
+  const l = levels(
+    list.filter(
+      (p) =>
+        (p.namespace === dst.namespace || p.namespace === root) &&
+        subsetOf(p.selector?.matchLabels ?? {}, dst.labels),
+    ),
+    root,
+    notes,
+  );
+  const d = { mesh: l.meshCfg, namespace: l.namespaceCfg, workload: l.workloadCfg, notes };
   let mode: PeerAuthMode = 'PERMISSIVE';
   for (const p of [d.mesh, d.namespace, d.workload]) if (p && !isUnset(p.mode)) mode = p.mode;
   const portMode = d.workload?.portLevelMtls?.[port];
   if (portMode !== undefined && !isUnset(portMode)) mode = portMode;
-  const levels = [
+  const levelText = [
     d.mesh ? `mesh ${keyOf(d.mesh)} ${d.mesh.mode}` : undefined,
     d.namespace ? `namespace ${keyOf(d.namespace)} ${d.namespace.mode}` : undefined,
     d.workload
@@ -321,6 +357,5 @@ export function sidecarPeerAuth(
   ]
     .filter(Boolean)
     .join(' > ');
-  // The converted-form notes are about ztunnel; keep only the competing-policy ones.
-  return { mode, levels, notes: d.notes.filter((n) => n.includes('compete')) };
+  return { mode, levels: levelText, notes };
 }

@@ -30,11 +30,23 @@ interface Grid {
   get(from: string, to: string): string | undefined;
 }
 
+/**
+ * Row order: pods by name, then the sources that are not pods (`[kubelet]`, `[host] …`), which
+ * start with "[" and keep their given order, as the streamed tables print them.
+ */
+function bySource(a: string, b: string): number {
+  const ha = a.startsWith('[');
+  const hb = b.startsWith('[');
+  if (ha !== hb) return ha ? 1 : -1;
+  if (ha) return 0;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 function grids(entries: { from: string; to: string; port: number; symbol: string }[]): Grid[] {
   const ports = [...new Set(entries.map((e) => e.port))].sort((a, b) => a - b);
   return ports.map((port) => {
     const mine = entries.filter((e) => e.port === port);
-    const rows = [...new Set(mine.map((e) => e.from))].sort();
+    const rows = [...new Set(mine.map((e) => e.from))].sort(bySource);
     const cols = [...new Set(mine.map((e) => e.to))].sort();
     const map = new Map(mine.map((e) => [`${e.from}\u0000${e.to}`, e.symbol]));
     return { port, rows, cols, get: (f, t) => map.get(`${f}\u0000${t}`) };
@@ -63,7 +75,13 @@ export function* expectedChunks(model: ReachabilityModel, ports?: number[]): Gen
   const dests = model.pods.map((_, d) => d);
   const portsOf = model.pods.map((_, d) => model.portsOf(d, ports));
   const cellPorts = (s: number, d: number) =>
-    s < model.pods.length ? (portsOf[d] ?? []) : model.cellPorts(s, d, ports);
+    s < model.pods.length ? (s === d ? [] : (portsOf[d] ?? [])) : model.cellPorts(s, d, ports);
+  // A destination's columns: its ports, and the ports the kubelet probes on it (which need not be
+  // declared container ports).
+  const hostRows = Array.from({ length: model.hostSources.length }, (_, h) => model.pods.length + h);
+  const colPorts = model.pods.map(
+    (_, d) => new Set([...(portsOf[d] ?? []), ...hostRows.flatMap((h) => cellPorts(h, d))]),
+  );
   // Pods sort by name; the host sources ([kubelet], [host] …) follow them, in model order.
   const byKey = (a: number, b: number) => {
     const ha = a >= model.pods.length;
@@ -72,10 +90,10 @@ export function* expectedChunks(model: ReachabilityModel, ports?: number[]): Gen
     if (ha) return a - b;
     return (keys[a] ?? '') < (keys[b] ?? '') ? -1 : (keys[a] ?? '') > (keys[b] ?? '') ? 1 : 0;
   };
-  const all = [...new Set(portsOf.flat())].sort((a, b) => a - b);
+  const all = [...new Set(colPorts.flatMap((c) => [...c]))].sort((a, b) => a - b);
   let first = true;
   for (const port of all) {
-    const cols = dests.filter((d) => portsOf[d]?.includes(port)).sort(byKey);
+    const cols = dests.filter((d) => colPorts[d]?.has(port)).sort(byKey);
     const rows = Array.from({ length: n }, (_, s) => s)
       .filter((s) => cols.some((d) => d !== s && cellPorts(s, d).includes(port)))
       .sort(byKey);

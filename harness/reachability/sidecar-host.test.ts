@@ -119,7 +119,7 @@ describe('sidecar pods in an ambient mesh', () => {
       hbone: false,
     });
   });
-  it('a sidecar client tunnels to an enrolled pod with its identity: judged on 15008, and STRICT is satisfied', () => {
+  it('a sidecar client sends to a pod IP as plaintext on the app port, so STRICT on an enrolled pod resets it (passthrough cluster, istio/istio#37431)', () => {
     const m = model([
       ...base,
       {
@@ -130,11 +130,12 @@ describe('sidecar pods in an ambient mesh', () => {
       },
     ]);
     const c = cell(m, 'ns-side/side-server', 'ns-amb/amb-client');
-    expect(c).toMatchObject({ outcome: 'allow', judgedPort: 15008, hbone: true });
-    expect(c.reason).toContain("ns-side/side-server's sidecar tunnels to an enrolled pod");
+    expect(c).toMatchObject({ outcome: 'deny', judgedPort: 8080, hbone: false });
     expect(cell(m, 'ns-plain/plain', 'ns-amb/amb-client').outcome).toBe('deny');
+    const open = cell(model(base), 'ns-side/side-server', 'ns-amb/amb-client');
+    expect(open.reason).toContain('sends to a pod IP through its passthrough cluster, without mTLS or HBONE');
   });
-  it('its identity is its own: an ALLOW by principal on the ambient pod admits the sidecar pod’s service account only', () => {
+  it('so an ALLOW by principal does not see the sidecar pod’s identity', () => {
     const m = model([
       ...base,
       {
@@ -147,8 +148,17 @@ describe('sidecar pods in an ambient mesh', () => {
         },
       },
     ]);
-    expect(cell(m, 'ns-side/side-server', 'ns-amb/amb-client').outcome).toBe('allow');
-    expect(cell(m, 'ns-plain/plain', 'ns-amb/amb-client').outcome).toBe('deny');
+    expect(cell(m, 'ns-side/side-server', 'ns-amb/amb-client').outcome).toBe('deny');
+  });
+  it('and a NetworkPolicy admitting only 15008 drops it: the app port is judged', () => {
+    const m = model([
+      ...base,
+      netpol('ns-amb', 'hbone-only', { podSelector: {}, ingress: [{ ports: [{ port: 15008 }] }] }),
+    ]);
+    expect(cell(m, 'ns-side/side-server', 'ns-amb/amb-client')).toMatchObject({
+      outcome: 'drop',
+      judgedPort: 8080,
+    });
   });
   it('the sidecar enforces its own policies as the destination: STRICT resets plaintext, a DENY by namespace resets the ambient client', () => {
     const m = model([
@@ -195,11 +205,49 @@ describe('sidecar pods in an ambient mesh', () => {
     expect(cell(m, 'ns-plain/plain', 'ns-side/side-server').outcome).toBe('allow');
     expect(cell(m, 'ns-plain/plain', 'ns-side/side-server', 9090).outcome).toBe('deny');
   });
-  it('two sidecars use Istio mTLS on the app port', () => {
-    const m = model([...base, sidecar('ns-side', 'side-client', '10.244.1.21')]);
-    const c = cell(m, 'ns-side/side-client', 'ns-side/side-server');
-    expect(c).toMatchObject({ judgedPort: 8080, hbone: false });
-    expect(c.reason).toContain("Istio mTLS from ns-side/side-client's sidecar");
+  it('two sidecars by pod IP: plaintext, which the destination’s STRICT resets', () => {
+    const strict = {
+      apiVersion: 'security.istio.io/v1',
+      kind: 'PeerAuthentication',
+      metadata: { name: 'strict', namespace: 'ns-side' },
+      spec: { mtls: { mode: 'STRICT' } },
+    };
+    const m = model([...base.slice(0, 6), sidecar('ns-side', 'side-client', '10.244.1.21'), strict]);
+    expect(cell(m, 'ns-side/side-client', 'ns-side/side-server')).toMatchObject({
+      outcome: 'deny',
+      judgedPort: 8080,
+      hbone: false,
+    });
+  });
+  it('a sidecar does not capture 15090, 15021, 15020 or the pod’s excludeInboundPorts: no sidecar policy applies there', () => {
+    const strict = {
+      apiVersion: 'security.istio.io/v1',
+      kind: 'PeerAuthentication',
+      metadata: { name: 'strict', namespace: 'ns-side' },
+      spec: { mtls: { mode: 'STRICT' } },
+    };
+    const excl = pod('ns-side', 'excl', '10.244.1.22', {
+      labels: { 'security.istio.io/tlsMode': 'istio' },
+      annotations: {
+        'sidecar.istio.io/status': '{}',
+        'traffic.sidecar.istio.io/excludeInboundPorts': '15020,9999',
+      },
+    });
+    const m = model([...base.slice(0, 6), excl, strict]);
+    expect(cell(m, 'ns-plain/plain', 'ns-side/excl', 9999).outcome).toBe('allow');
+    expect(cell(m, 'ns-plain/plain', 'ns-side/excl', 15021).outcome).toBe('allow');
+    expect(cell(m, 'ns-plain/plain', 'ns-side/excl', 8080).outcome).toBe('deny');
+  });
+  it('a root-namespace PeerAuthentication with `selector: {}` is mesh-wide for a sidecar (getConfigsForWorkload), though ambient ignores it', () => {
+    const meshSel = {
+      apiVersion: 'security.istio.io/v1',
+      kind: 'PeerAuthentication',
+      metadata: { name: 'mesh', namespace: 'istio-system' },
+      spec: { selector: {}, mtls: { mode: 'STRICT' } },
+    };
+    const m = model([...base.slice(0, 6), meshSel]);
+    expect(cell(m, 'ns-plain/plain', 'ns-side/side-server').outcome).toBe('deny');
+    expect(cell(m, 'ns-plain/plain', 'ns-amb/amb-client').outcome).toBe('allow');
   });
 });
 
@@ -284,6 +332,92 @@ describe('kubelet probes and host-network sources', () => {
     };
     const m2 = model([...objects, remote, admitNode, strict]);
     expect(cell(m2, '[host] kube-system/agent-remote', 'ns-a/app-2').outcome).toBe('deny');
+  });
+  it('a host-network pod on the same node as a STRICT sidecar pod is reset by the sidecar (its iptables capture host traffic too)', () => {
+    const agent = pod('kube-system', 'agent', '172.18.0.2', { node: 'worker', spec: { hostNetwork: true } });
+    const strict = {
+      apiVersion: 'security.istio.io/v1',
+      kind: 'PeerAuthentication',
+      metadata: { name: 'strict', namespace: 'ns-side' },
+      spec: { mtls: { mode: 'STRICT' } },
+    };
+    const m = model([ns('ns-side'), sidecar('ns-side', 'side', '10.244.1.40'), agent, strict]);
+    expect(cell(m, '[host] kube-system/agent', 'ns-side/side').outcome).toBe('deny');
+    expect(cell(m, '[host] kube-system/agent', 'ns-side/side', 15021).outcome).toBe('allow');
+  });
+  it('reads the probes of restartable init containers, and a named probe port whatever its protocol', () => {
+    const native = pod('ns-a', 'app-4', '10.244.1.8', {
+      spec: {
+        initContainers: [
+          {
+            name: 'proxy',
+            restartPolicy: 'Always',
+            ports: [{ name: 'health', containerPort: 7070 }],
+            readinessProbe: { httpGet: { port: 'health' } },
+          },
+          { name: 'setup', readinessProbe: { tcpSocket: { port: 1 } } },
+        ],
+        containers: [
+          {
+            name: 'app',
+            ports: [{ name: 'dns', containerPort: 5353, protocol: 'UDP' }],
+            livenessProbe: { tcpSocket: { port: 'dns' } },
+          },
+        ],
+      },
+    });
+    const m = model([ns('ns-a', true), native]);
+    expect(m.pods[0]?.probes).toEqual([
+      { probe: 'liveness', container: 'app', handler: 'tcpSocket', port: 5353 },
+      { probe: 'readiness', container: 'proxy', handler: 'httpGet', port: 7070 },
+    ]);
+  });
+  it('the table has a column for a probed port the pod does not declare', () => {
+    const undeclared = pod('ns-a', 'app-3', '10.244.1.7', {
+      spec: {
+        containers: [
+          { name: 'app', ports: [{ containerPort: 8080 }], livenessProbe: { tcpSocket: { port: 9999 } } },
+        ],
+      },
+    });
+    const m = model([ns('ns-a', true), undeclared]);
+    const table = [...expectedChunks(m)].join('');
+    expect(table).toContain('expected TCP 9999');
+    expect(table).toMatch(/\[kubelet\]\s+\./);
+  });
+  it('exempt covers root-owned sockets only: a host-network pod running as non-root is judged by the node’s address, before the SNAT', () => {
+    const agent = pod('kube-system', 'agent', '172.18.0.2', {
+      node: 'worker',
+      spec: { hostNetwork: true, securityContext: { runAsUser: 1000 } },
+    });
+    // kindnet judges it before istio-cni's SNAT: 169.254.7.127 does not admit it, the node's address does.
+    const probeRule = cell(
+      model([...objects, agent, admitProbe], { hostTraffic: 'exempt' }),
+      '[host] kube-system/agent',
+      'ns-a/app-2',
+    );
+    expect(probeRule.outcome).toBe('drop');
+    const nodeRule = netpol('ns-a', 'allow-node', {
+      podSelector: {},
+      ingress: [{ from: [{ ipBlock: { cidr: '172.18.0.2/32' } }] }],
+    });
+    expect(
+      cell(
+        model([...objects, agent, nodeRule], { hostTraffic: 'exempt' }),
+        '[host] kube-system/agent',
+        'ns-a/app-2',
+      ).outcome,
+    ).toBe('allow');
+    // Not enrolled: still judged, unlike the Kubernetes documentation's "always allowed".
+    const plainNs = [
+      ns('ns-p'),
+      pod('ns-p', 'p', '10.244.1.50'),
+      netpol('ns-p', 'deny', { podSelector: {}, policyTypes: ['Ingress'] }),
+    ];
+    expect(
+      cell(model([...plainNs, agent], { hostTraffic: 'exempt' }), '[host] kube-system/agent', 'ns-p/p')
+        .outcome,
+    ).toBe('drop');
   });
   it('exempt covers root-owned sockets only: a host-network pod running as non-root is judged', () => {
     const agent = pod('kube-system', 'agent', '172.18.0.2', {
