@@ -115,7 +115,7 @@ describe('AuthorizationPolicy rules as istiod 1.28.3 converts them for ztunnel',
   it('AUDIT and CUSTOM have no L4 effect, and the reason says so', () => {
     for (const action of ['AUDIT', 'CUSTOM']) {
       const spec = action === 'CUSTOM' ? { provider: { name: 'ext' } } : {};
-      const p = policy(action, [{ from: [{ source: { namespaces: ['ns-b'] } }] }]);
+      const p = policy(action, [{ from: [{ source: { ipBlocks: ['10.244.0.0/16'] } }] }]);
       const o = outcomes({ ...p, spec: { ...p.spec, ...spec } });
       expect(o['ns-b/app-4']).toMatch(/^allow:/);
       expect(o['ns-b/app-4']).toContain(`ztunnel does not support the ${action} action`);

@@ -111,6 +111,20 @@ function mesh(...policies: object[]): (c: Conn) => Verdict {
   };
 }
 
+/** The message readManifests refuses these policies with (what istiod's validating webhook refuses). */
+function refused(...policies: object[]): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'authz-upstream-'));
+  const file = path.join(dir, 'm.yaml');
+  writeFileSync(file, [...CLUSTER, ...policies].map((o) => stringify(o)).join('---\n'));
+  try {
+    readManifests([file]);
+  } catch (e) {
+    const d = (e as { details?: { expected?: string } }).details;
+    return `${(e as Error).message} | ${d?.expected ?? ''}`;
+  }
+  throw new Error('accepted');
+}
+
 const policy = (spec: object, meta: { name?: string; namespace?: string } = {}) => ({
   apiVersion: 'security.istio.io/v1',
   kind: 'AuthorizationPolicy',
@@ -143,60 +157,85 @@ describe('istiod 1.28.3 TestConvertAuthorizationPolicyStatus, as L4 effects', ()
     expect(outcomes(mesh(policy({ rules: [] })))).toEqual(['deny', 'deny', 'deny']);
   });
 
-  // Case "no status - policy is fine" (principals "trust/ns/echo-1234/", ports "http"): no status,
-  // so nothing in it is HTTP. Its port is not a number, which stringToPort drops, leaving an empty
-  // `to` match that ztunnel never matches: the ALLOW admits nobody, and the reason is not about L7.
-  it('principals + a named port: accepted as L4, allows nobody, and the reason does not speak of L7', () => {
-    const m = mesh(
-      allow({
-        from: [{ source: { principals: ['trust/ns/echo-1234/'] } }],
-        to: [{ operation: { ports: ['http'] } }],
-      }),
+  // Case "no status - policy is fine" (principals "trust/ns/echo-1234/", ports "http"). The test
+  // converts the policy directly; on a cluster istiod's validating webhook refuses it first, since
+  // a port must be a number (pkg/config/security/security.go ValidatePorts), and so does the matrix.
+  it('principals + a named port: refused as the webhook refuses it; with a numeric port it is L4 and admits only the principal', () => {
+    const rule = (port: string, principal = 'trust/ns/echo-1234/') => ({
+      from: [{ source: { principals: [principal] } }],
+      to: [{ operation: { ports: [port] } }],
+    });
+    expect(refused(allow(rule('http')))).toMatch(
+      /AuthorizationPolicy dst\/p: invalid spec\.rules\[0\]\.to\[0\]\.operation\.ports\[0\] \| a port number from 0 to 65535/,
     );
+    const m = mesh(allow(rule('8080')));
     for (const c of CONNS) {
       expect(m(c).outcome).toBe('deny');
       expect(m(c).reason).toContain(NONE_ALLOWS);
       expect(m(c).reason).not.toContain('L7');
-      expect(m(c).reason).not.toContain('does not support');
     }
-  });
-
-  // Same case, field to.operation.ports: even for a principal that matches, the named port leaves
-  // nothing to match (authorization.go stringToPort), where a numeric port admits it.
-  it('ports "http" allows nothing even to the matching principal; ports "8080" admits it', () => {
-    const rule = (port: string) => ({
-      from: [{ source: { principals: [TLS_PRINCIPAL] } }],
-      to: [{ operation: { ports: [port] } }],
-    });
-    expect(mesh(allow(rule('http')))(TLS).outcome).toBe('deny');
-    expect(mesh(allow(rule('8080')))(TLS).outcome).toBe('allow');
+    expect(mesh(allow(rule('8080', TLS_PRINCIPAL)))(TLS).outcome).toBe('allow');
   });
 
   // Cases "unsupported AUDIT action" and "unsupported CUSTOM action" (spec.action): istiod reports
   // the action as unsupported and gives ztunnel no policy. As an ALLOW the same rules would refuse
-  // everyone (case "policy is fine" above); as these actions they change nothing, and the reason says why.
-  it.each(['AUDIT', 'CUSTOM'])(
-    '%s: no L4 effect, reported as an action ztunnel does not support',
-    (action) => {
-      const m = mesh(
-        policy({
-          action,
-          rules: [
-            {
-              from: [{ source: { principals: ['trust/ns/echo-1234/'] } }],
-              to: [{ operation: { ports: ['http'] } }],
-            },
-          ],
-        }),
+  // everyone; as these actions they change nothing, and the reason says why. (CUSTOM needs a
+  // provider and no principals, which the webhook checks, so its rule uses an ipBlock.)
+  it.each([
+    ['AUDIT', {}, { from: [{ source: { principals: ['trust/ns/echo-1234/'] } }] }],
+    ['CUSTOM', { provider: { name: 'ext-authz' } }, { from: [{ source: { ipBlocks: ['192.0.2.0/24'] } }] }],
+  ])('%s: no L4 effect, reported as an action ztunnel does not support', (action, extra, rule) => {
+    const m = mesh(policy({ action, ...extra, rules: [rule] }));
+    for (const c of CONNS) {
+      expect(m(c).outcome).toBe('allow');
+      expect(m(c).reason).toContain(
+        `AuthorizationPolicy dst/p has no L4 effect: ztunnel does not support the ${action} action`,
       );
-      for (const c of CONNS) {
-        expect(m(c).outcome).toBe('allow');
-        expect(m(c).reason).toContain(
-          `AuthorizationPolicy dst/p has no L4 effect: ztunnel does not support the ${action} action`,
-        );
-      }
-    },
-  );
+    }
+    expect(mesh(allow(rule))(PLAINTEXT).outcome).toBe('deny');
+  });
+
+  it('what else the webhook refuses is refused, naming the field: CUSTOM without provider or with principals, DENY without rules, provider on ALLOW, an empty source, operation or value, a bad IP, an unknown condition key', () => {
+    expect(refused(policy({ action: 'CUSTOM', rules: [{}] }))).toContain('invalid spec.provider.name');
+    expect(
+      refused(
+        policy({
+          action: 'CUSTOM',
+          provider: { name: 'x' },
+          rules: [{ from: [{ source: { principals: ['a'] } }] }],
+        }),
+      ),
+    ).toContain('source.principals | no principals in a CUSTOM policy');
+    expect(refused(policy({ action: 'DENY' }))).toContain('invalid spec.rules | rules on a DENY policy');
+    expect(refused(policy({ action: 'ALLOW', provider: { name: 'x' }, rules: [{}] }))).toContain(
+      'invalid spec.provider',
+    );
+    expect(refused(allow({ from: [{ source: {} }] }))).toContain(
+      'invalid spec.rules[0].from[0].source | at least one field',
+    );
+    expect(refused(allow({ to: [{ operation: {} }] }))).toContain(
+      'invalid spec.rules[0].to[0].operation | at least one field',
+    );
+    expect(refused(allow({ from: [{ source: { namespaces: [''] } }] }))).toContain('source.namespaces[0]');
+    expect(refused(allow({ from: [{ source: { notIpBlocks: ['garbage'] } }] }))).toContain(
+      'source.notIpBlocks[0] | an IP address or CIDR',
+    );
+    expect(refused(allow({ to: [{ operation: { notPorts: ['70000'] } }] }))).toContain(
+      'operation.notPorts[0]',
+    );
+    expect(refused(allow({ when: [{ key: 'source.ip', values: ['*'] }] }))).toContain('when[0].values[0]');
+    expect(refused(allow({ when: [{ key: 'destination.port', notValues: ['70000'] }] }))).toContain(
+      'when[0].notValues[0]',
+    );
+    expect(refused(allow({ when: [{ key: 'source.ipp', values: ['1.2.3.4'] }] }))).toContain(
+      'when[0].key | a condition key istiod knows',
+    );
+    expect(refused(allow({ when: [{ key: 'request.headers', values: ['x'] }] }))).toContain('when[0].key');
+    expect(refused(allow({ when: [{ key: 'source.ip' }] }))).toContain('when[0].values');
+    expect(refused(allow({ from: [{ source: { serviceAccounts: ['a/b/c'] } }] }))).toContain(
+      'serviceAccounts[0]',
+    );
+  });
 
   // Case "unsupported HTTP methods" (from.source.requestPrincipals, to.operation.methods, when
   // request.auth.presenter), an ALLOW: istiod reports the three HTTP attributes and omits the rule,
@@ -388,8 +427,7 @@ describe('ztunnel 1.28.3 src/rbac.rs tests, through the AuthorizationPolicy fiel
   // rbac_empty_policy, first assertion (a rule whose one clause holds one empty match): an entry with
   // no L4 field becomes such a match. ALLOW from.source {} allows nobody; in a DENY, an HTTP-only
   // source is that empty match too and refuses nobody.
-  it('rbac_empty_policy: a clause of empty matches never matches', () => {
-    expect(outcomes(mesh(allow({ from: [{ source: {} }] })))).toEqual(['deny', 'deny', 'deny']);
+  it('rbac_empty_policy: a clause of empty matches never matches (the webhook refuses `source: {}`, so through a DENY with an HTTP-only source)', () => {
     expect(outcomes(mesh(deny({ from: [{ source: { requestPrincipals: ['*'] } }] })))).toEqual([
       'allow',
       'allow',
@@ -403,12 +441,11 @@ describe('ztunnel 1.28.3 src/rbac.rs tests, through the AuthorizationPolicy fiel
     expect(m(PLAINTEXT).reason).toContain('allowed by AuthorizationPolicy dst/p (rule 0)');
   });
   // rbac_empty_policy, fourth assertion (no rules never matches): an ALLOW without rules refuses
-  // everyone, and a DENY without rules refuses nobody.
+  // everyone. (A DENY without rules, which would refuse nobody, is refused by the webhook.)
   it('rbac_empty_policy: a policy with no rules never matches', () => {
     const none = mesh(policy({ action: 'ALLOW' }));
     expect(outcomes(none)).toEqual(['deny', 'deny', 'deny']);
     expect(none(PLAINTEXT).reason).toContain(`${NONE_ALLOWS} plaintext from 10.10.0.5 on port 8080`);
-    expect(outcomes(mesh(policy({ action: 'DENY' })))).toEqual(['allow', 'allow', 'allow']);
   });
 
   const src = (ns: string, port: number, to = 'dst/d2'): Conn => ({ from: `${ns}/src`, to, port });

@@ -1101,12 +1101,115 @@ export function decodeAuthorizationPolicy(o: Record<string, unknown>): Authoriza
   const rules = optArray(spec.rules, 'spec.rules');
   if (rules) {
     if (rules.length > 512) throw invalidAs('spec.rules', 'at most 512 rules', `${rules.length} rules`);
-    info.rules = rules.map((x, i) => decodeAuthzRule(x, at('spec.rules', i)));
+    info.rules = rules.map((x, i) => decodeAuthzRule(x, at('spec.rules', i), info.action));
   }
+  // istiod's validating webhook (istio/istio 1.28.3 pkg/config/validation/validation.go
+  // ValidateAuthorizationPolicy). An empty list is no list to it (protobuf).
+  const providerName = isPlainObject(spec.provider) ? spec.provider.name : undefined;
+  if (info.action === 'DENY' && !rules?.length)
+    throw invalid(
+      'spec.rules',
+      'rules on a DENY policy (istiod refuses a DENY without rules: it would never match; add an empty rule `{}` to deny everything)',
+      spec.rules ?? 'nothing',
+    );
+  if (info.action === 'CUSTOM' && !rules?.length)
+    throw invalid(
+      'spec.rules',
+      'rules on a CUSTOM policy (istiod refuses a CUSTOM without rules: it would never be triggered; add an empty rule `{}`)',
+      spec.rules ?? 'nothing',
+    );
+  if (info.action === 'CUSTOM' && (typeof providerName !== 'string' || providerName === ''))
+    throw invalid(
+      'spec.provider.name',
+      'the name of an extension provider (istiod requires it with CUSTOM)',
+      providerName ?? 'nothing',
+    );
+  if (present(spec.provider) && info.action !== 'CUSTOM')
+    throw invalid(
+      'spec.provider',
+      `no provider with action ${info.action} (istiod accepts provider only with CUSTOM)`,
+      spec.provider,
+    );
   return info;
 }
 
-function decodeAuthzRule(v: unknown, path: string): AuthzRule {
+/** istiod's ValidatePorts: decimal digits (strconv.ParseUint base 10) up to 65535. */
+function checkAuthzPorts(list: string[] | undefined, path: string): void {
+  (list ?? []).forEach((p, i) => {
+    if (!/^\d+$/.test(p) || Number(p) > 65535)
+      throw invalid(
+        at(path, i),
+        'a port number from 0 to 65535 in decimal, as a string (istiod refuses names and other forms)',
+        p,
+      );
+  });
+}
+
+/** istiod's ValidateIPs: an address, or an address/prefix (netip.ParseAddr, ParsePrefix). */
+function checkAuthzIps(list: string[] | undefined, path: string): void {
+  (list ?? []).forEach((v, i) => {
+    const r = v.includes('/') ? parseCidr(v) : parseIp(v);
+    if ('error' in r) throw invalid(at(path, i), `an IP address or CIDR: ${r.error}`, v);
+  });
+}
+
+/** istiod's CheckEmptyValues: no "" among the values. */
+function checkNonEmpty(list: string[] | undefined, path: string): void {
+  const i = (list ?? []).indexOf('');
+  if (i >= 0) throw invalid(at(path, i), 'a value (istiod refuses empty strings here)', '');
+}
+
+/** istiod's CheckServiceAccount: "sa" or "ns/sa", both parts non-empty, no "*". */
+function checkServiceAccounts(list: string[] | undefined, path: string): void {
+  (list ?? []).forEach((v, i) => {
+    const parts = v.split('/');
+    if (v.includes('*') || parts.length > 2 || parts.some((x) => x === ''))
+      throw invalid(at(path, i), "'serviceAccount' or 'namespace/serviceAccount', without wildcards", v);
+  });
+}
+
+/**
+ * The condition keys istiod knows (pkg/config/security/security.go ValidateAttribute), and how it
+ * checks their values: IPs for source.ip, remote.ip and destination.ip, ports for
+ * destination.port, service accounts for source.serviceAccount, `name[key]` for the map keys.
+ */
+function checkConditionKey(key: string, values: string[] | undefined, path: string, keyPath: string): void {
+  // validateMapKey: a "[" after the first character, a "]" at the end, something between.
+  const mapKey = (prefix: string) => {
+    const open = key.indexOf('[');
+    if (!(key.endsWith(']') && open > 0 && open < key.length - 2))
+      throw invalid(keyPath, `${prefix}[<name>], the name in brackets`, key);
+  };
+  if (key.startsWith('request.headers')) return mapKey('request.headers');
+  if (key.startsWith('request.auth.claims')) return mapKey('request.auth.claims');
+  if (key.startsWith('experimental.envoy.filters.')) return mapKey('experimental.envoy.filters.');
+  if (['source.ip', 'remote.ip', 'destination.ip'].includes(key)) return checkAuthzIps(values, path);
+  if (key === 'destination.port') return checkAuthzPorts(values, path);
+  if (key === 'source.serviceAccount') return checkServiceAccounts(values, path);
+  if (
+    [
+      'source.namespace',
+      'source.principal',
+      'request.auth.principal',
+      'request.auth.audiences',
+      'request.auth.presenter',
+      'connection.sni',
+    ].includes(key)
+  )
+    return;
+  const why =
+    key === 'destination.namespace'
+      ? 'istiod refuses destination.namespace: the policy’s metadata.namespace says it'
+      : key.startsWith('destination.labels')
+        ? 'istiod refuses destination.labels: the workload selector says it'
+        : key === 'destination.name' || key === 'destination.user'
+          ? `istiod refuses ${key}: it was only supported in v1alpha1`
+          : 'a condition key istiod knows: source.ip, source.namespace, source.principal, source.serviceAccount, destination.ip, destination.port, remote.ip, connection.sni, request.headers[…], request.auth.principal, request.auth.audiences, request.auth.presenter, request.auth.claims[…], experimental.envoy.filters.…[…]';
+  throw invalid(keyPath, why, key);
+}
+
+function decodeAuthzRule(v: unknown, path: string, action: AuthorizationPolicyInfo['action']): AuthzRule {
+  if (!present(v)) throw invalid(path, 'a rule (istiod refuses a null rule; `{}` matches everything)', v);
   const r = strict(v, path, 'Rule (security.istio.io/v1)', ['from', 'to', 'when']);
   const rule: AuthzRule = {};
   const from = optArray(r.from, child(path, 'from'));
@@ -1117,16 +1220,36 @@ function decodeAuthzRule(v: unknown, path: string): AuthzRule {
       const p = at(child(path, 'from'), i);
       const f = strict(x, p, 'Rule.From (security.istio.io/v1)', ['source']);
       const sp = child(p, 'source');
-      const src = present(f.source)
-        ? strict(f.source, sp, 'Source (security.istio.io/v1)', SOURCE_FIELDS)
-        : {};
+      if (!present(f.source))
+        throw new FieldError(
+          sp,
+          'missing',
+          'a source (istiod refuses a `from` entry without one)',
+          'nothing',
+        );
+      const src = strict(f.source, sp, 'Source (security.istio.io/v1)', SOURCE_FIELDS);
       const values: Record<string, string[]> = {};
       for (const k of SOURCE_FIELDS) {
         const isSa = k === 'serviceAccounts' || k === 'notServiceAccounts';
         const list = optStrings(src[k], child(sp, k), isSa ? 16 : undefined, isSa ? 320 : undefined);
         // istiod uses a field only when it has entries (authorization.go: len(...) > 0): [] is absent.
         if (list?.length) values[k] = list;
+        if (isSa) checkServiceAccounts(list, child(sp, k));
+        else checkNonEmpty(list, child(sp, k));
+        if (/[iI]pBlocks$/.test(k)) checkAuthzIps(list, child(sp, k));
+        if (
+          action === 'CUSTOM' &&
+          list?.length &&
+          /^(not)?([Nn]amespaces|[Ss]erviceAccounts|[Pp]rincipals|[Rr]equestPrincipals)$/.test(k)
+        )
+          throw invalid(
+            child(sp, k),
+            `no ${k} in a CUSTOM policy (istiod does not support it with CUSTOM)`,
+            list,
+          );
       }
+      if (!Object.keys(values).length)
+        throw invalid(sp, 'at least one field with a value (istiod refuses an empty source)', src);
       if (
         (values.serviceAccounts || values.notServiceAccounts) &&
         (values.principals || values.notPrincipals || values.namespaces || values.notNamespaces)
@@ -1151,13 +1274,22 @@ function decodeAuthzRule(v: unknown, path: string): AuthzRule {
       const p = at(child(path, 'to'), i);
       const t = strict(x, p, 'Rule.To (security.istio.io/v1)', ['operation']);
       const op = child(p, 'operation');
-      const o = present(t.operation)
-        ? strict(t.operation, op, 'Operation (security.istio.io/v1)', OPERATION_FIELDS)
-        : {};
+      if (!present(t.operation))
+        throw new FieldError(
+          op,
+          'missing',
+          'an operation (istiod refuses a `to` entry without one)',
+          'nothing',
+        );
+      const o = strict(t.operation, op, 'Operation (security.istio.io/v1)', OPERATION_FIELDS);
+      if (!OPERATION_FIELDS.some((k) => Array.isArray(o[k]) && o[k].length > 0))
+        throw invalid(op, 'at least one field with a value (istiod refuses an empty operation)', o);
       const operation: AuthzOperation = {};
       const l7: string[] = [];
       for (const k of OPERATION_FIELDS) {
         const list = optStrings(o[k], child(op, k));
+        checkNonEmpty(list, child(op, k));
+        if (k === 'ports' || k === 'notPorts') checkAuthzPorts(list, child(op, k));
         if (!list?.length) continue; // [] is absent for istiod, as for sources
         if (L4_OPERATION.includes(k)) (operation as Record<string, string[]>)[k] = list;
         else l7.push(k);
@@ -1172,8 +1304,30 @@ function decodeAuthzRule(v: unknown, path: string): AuthzRule {
       if (!present(c.key))
         throw new FieldError(child(p, 'key'), 'missing', 'a key (e.g. source.ip)', 'nothing');
       const key = str(c.key, child(p, 'key'));
+      if (key === '') throw invalid(child(p, 'key'), 'a key (e.g. source.ip)', key);
       const values = optStrings(c.values, child(p, 'values'));
       const notValues = optStrings(c.notValues, child(p, 'notValues'));
+      if (!values?.length && !notValues?.length)
+        throw new FieldError(
+          child(p, 'values'),
+          'missing',
+          `values or notValues for ${key} (istiod requires one)`,
+          'neither',
+        );
+      checkNonEmpty(values, child(p, 'values'));
+      checkNonEmpty(notValues, child(p, 'notValues'));
+      checkConditionKey(key, values, child(p, 'values'), child(p, 'key'));
+      checkConditionKey(key, notValues, child(p, 'notValues'), child(p, 'key'));
+      if (
+        action === 'CUSTOM' &&
+        (['source.namespace', 'source.serviceAccount', 'source.principal'].includes(key) ||
+          key.startsWith('request.auth.'))
+      )
+        throw invalid(
+          child(p, 'key'),
+          `a key other than ${key} (istiod does not support it with CUSTOM)`,
+          key,
+        );
       return {
         key,
         ...(values?.length ? { values } : {}),

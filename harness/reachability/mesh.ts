@@ -154,8 +154,9 @@ function matchSource(src: AuthzSource, s: MeshSource, forDeny: boolean, ruleName
 }
 
 /**
- * Ports as istiod reads them (authorization.go stringToPort: strconv.ParseUint base 10, 32 bits;
- * an entry that does not parse is dropped, so "08080" is 8080 and "http" is nothing).
+ * Ports as istiod reads them (authorization.go stringToPort: strconv.ParseUint base 10; an entry
+ * that does not parse is dropped, so "08080" is 8080). The decoder has already refused what
+ * istiod's webhook refuses (names, above 65535: ValidatePorts), so this only normalises.
  */
 export function portsOf(list: string[] | undefined): number[] {
   return (list ?? []).filter((p) => /^\d+$/.test(p) && Number(p) <= 0xffffffff).map(Number);
