@@ -268,19 +268,28 @@ function ruleMatches(
   port: number,
   forDeny: boolean,
   ruleNamespace: string,
+  enforcer: Enforcer = 'ztunnel',
 ): boolean {
   if (!forDeny && ruleHasL7(r)) return false;
+  // What is left of an entry once its L7 fields are dropped. ztunnel skips an empty match, so the
+  // entry never matches; a sidecar's TCP RBAC filter ignores the L7 keys of a DENY and, with
+  // nothing left, matches any (istio/istio 1.28.3 pilot/pkg/security/authz/model/model.go
+  // checkError and generatePermission/generatePrincipal's permissionAny/principalAny).
+  const empty = enforcer === 'sidecar';
   if (
     r.from?.length &&
-    !r.from.some((f) => sourceHasL4(f.source) && matchSource(f.source, s, true, ruleNamespace))
+    !r.from.some((f) => (sourceHasL4(f.source) ? matchSource(f.source, s, true, ruleNamespace) : empty))
   )
     return false;
   if (
     r.to?.length &&
-    !r.to.some((t) => operationHasL4(t.operation) && matchOperation(t.operation, port, true))
+    !r.to.some((t) => (operationHasL4(t.operation) ? matchOperation(t.operation, port, true) : empty))
   )
     return false;
-  if (r.when?.length && !r.when.every((c) => conditionHasL4(c) && matchCondition(c, s, dst, port, true)))
+  if (
+    r.when?.length &&
+    !r.when.every((c) => (conditionHasL4(c) ? matchCondition(c, s, dst, port, true) : empty))
+  )
     return false;
   return true;
 }
@@ -388,17 +397,17 @@ function l4Verdict(
   const applicable = policies.filter((p) => !p.targetRefs && policyApplies(p, dst, root));
   for (const p of applicable.filter((x) => x.action === 'DENY')) {
     const rules = p.rules ?? [];
-    const hit = rules.findIndex((r) => ruleMatches(r, s, dst, port, true, p.namespace));
+    const hit = rules.findIndex((r) => ruleMatches(r, s, dst, port, true, p.namespace, enforcer));
     if (hit >= 0)
       return {
         outcome: 'deny',
-        reason: `mesh deny: AuthorizationPolicy ${p.namespace}/${p.name} (DENY, rule ${hit}) matches${hasL7(p) ? (enforcer === 'sidecar' ? `; ${who} judges its L7 conditions per HTTP request, and a TCP connection on its L4 fields alone` : '; its L7 conditions are ignored without a waypoint') : ''}${by}`,
+        reason: `mesh deny: AuthorizationPolicy ${p.namespace}/${p.name} (DENY, rule ${hit}) matches${hasL7(p) ? (enforcer === 'sidecar' ? `; on a TCP connection ${who} ignores a DENY's L7 conditions and an entry left empty matches any (on an HTTP port its Envoy judges them per request instead)` : '; its L7 conditions are ignored without a waypoint') : ''}${by}`,
       };
   }
   const allows = applicable.filter((x) => x.action === 'ALLOW');
   if (!allows.length) return { outcome: 'allow', reason: pa.reason };
   for (const p of allows) {
-    const hit = (p.rules ?? []).findIndex((r) => ruleMatches(r, s, dst, port, false, p.namespace));
+    const hit = (p.rules ?? []).findIndex((r) => ruleMatches(r, s, dst, port, false, p.namespace, enforcer));
     if (hit >= 0)
       return {
         outcome: 'allow',

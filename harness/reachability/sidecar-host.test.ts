@@ -183,6 +183,19 @@ describe('sidecar pods in an ambient mesh', () => {
     expect(amb.outcome).toBe('deny');
     expect(amb.reason).toContain('enforced by the sidecar of ns-side/side-server');
   });
+  it('a DENY with only L7 fields: a sidecar’s TCP filter drops them and denies everyone; ztunnel never matches it', () => {
+    const denyGet = (ns: string) => ({
+      apiVersion: 'security.istio.io/v1',
+      kind: 'AuthorizationPolicy',
+      metadata: { name: 'no-get', namespace: ns },
+      spec: { action: 'DENY', rules: [{ to: [{ operation: { methods: ['GET'] } }] }] },
+    });
+    const m = model([...base.slice(0, 6), denyGet('ns-side'), denyGet('ns-amb')]);
+    const side = cell(m, 'ns-plain/plain', 'ns-side/side-server');
+    expect(side.outcome).toBe('deny');
+    expect(side.reason).toContain('ignores a DENY');
+    expect(cell(m, 'ns-plain/plain', 'ns-amb/amb-client').outcome).toBe('allow');
+  });
   it('a sidecar with portLevelMtls follows the sidecar merge: the port’s own mode wins', () => {
     const m = model([
       ...base.slice(0, 6),
