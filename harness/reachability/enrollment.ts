@@ -16,8 +16,19 @@ export function enrollment(
   ns: NamespaceInfo | undefined,
   excluded = DEFAULT_EXCLUDED_NAMESPACES,
 ): { enrolled: boolean; why: string } {
-  if (excluded.includes(pod.namespace))
-    return { enrolled: false, why: `namespace ${pod.namespace} is excluded by istio-cni` };
+  if (excluded.includes(pod.namespace)) {
+    const asked =
+      pod.labels[DATAPLANE_MODE] === 'ambient' ||
+      (ns?.labels[DATAPLANE_MODE] === 'ambient' && pod.labels[DATAPLANE_MODE] !== 'none');
+    return {
+      enrolled: false,
+      why: `namespace ${pod.namespace} is excluded by istio-cni${
+        asked
+          ? `, though labelled for ambient: true from Istio 1.30; the 1.28 and 1.29 node agent may still enrol it when the pod is updated (it checks excludeNamespaces only in the CNI plugin, cni/pkg/nodeagent/informers.go)`
+          : ''
+      }`,
+    };
+  }
   if (pod.hostNetwork) return { enrolled: false, why: 'host network pod' };
   if (pod.annotations?.[SIDECAR_STATUS] !== undefined)
     return { enrolled: false, why: 'has an injected sidecar' };

@@ -453,3 +453,16 @@ function readManifestsOf(objects: Obj[]) {
   writeFileSync(file, objects.map((o) => stringify(o)).join('---\n'));
   return readManifests([file]).state.pods;
 }
+
+describe('kube-system', () => {
+  it('is predicted never enrolled, and a pod there labelled for ambient gets the 1.28/1.29 caveat', () => {
+    const m = model([
+      ns('kube-system'),
+      pod('kube-system', 'asked', '10.244.1.90', { labels: { 'istio.io/dataplane-mode': 'ambient' } }),
+      pod('kube-system', 'quiet', '10.244.1.91'),
+    ]);
+    expect(m.enrolled).toEqual([false, false]);
+    expect(m.enrollmentWhy[0]).toContain('the 1.28 and 1.29 node agent may still enrol it');
+    expect(m.enrollmentWhy[1]).toBe('namespace kube-system is excluded by istio-cni');
+  });
+});
