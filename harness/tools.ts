@@ -1,5 +1,15 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  chmodSync,
+  constants as fsConstants,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PreflightError, throwIfInterrupted } from './errors.ts';
@@ -90,6 +100,19 @@ export function minimumHelmFor(chartRepository: string): string {
   return chartRepository.toLowerCase().startsWith('oci://') ? MINIMUM_HELM_FOR_OCI : MINIMUM.helm;
 }
 
+/** Whether an executable file of this name is in a directory of PATH (as execvp looks it up). */
+function onPath(file: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
+    try {
+      accessSync(path.join(dir || '.', file), fsConstants.X_OK);
+      return true;
+    } catch {
+      // not here
+    }
+  }
+  return false;
+}
+
 /**
  * `<tool> version` through node:child_process.execFile rather than execa: `plan` and `doctor` probe
  * kind and helm before anything else, and a version query needs neither execa's process-group
@@ -103,6 +126,8 @@ async function versionOf(
   signal?: AbortSignal,
 ): Promise<string | undefined> {
   throwIfInterrupted(signal, `${name} version`);
+  // A bare name that is on no PATH directory would only fail to spawn: skip the process.
+  if (!file.includes('/') && !onPath(file)) return undefined;
   const args = name === 'kind' ? ['version'] : ['version', '--short'];
   const { execFile } = await import('node:child_process');
   const stdout = await new Promise<string | undefined>((resolve) => {
