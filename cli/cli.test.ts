@@ -336,6 +336,18 @@ describe('ambient-conformance netpol matrix', () => {
         'drop: ingress of logging/loki-0 is isolated by logging/loki-ingress and no rule allows monitoring/prometheus-0 on TCP 15008 (HBONE: both ends enrolled, app port 3100 not judged)',
     });
   });
+  it('--host-traffic: one of judged and exempt, and not two different ones (it changes cells)', async () => {
+    const f = ['netpol', 'matrix', '-f', path.join(EX, 'probe-allowance.yaml')];
+    const both = await cli([...f, '--host-traffic', 'judged', '--host-traffic', 'exempt']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('given twice with different values (judged, then exempt)');
+    const bad = await cli([...f, '--host-traffic', 'Exempt']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('Allowed choices are judged, exempt.');
+    const ok = await cli([...f, '--host-traffic', 'exempt']);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain('host traffic: exempt:');
+  });
   it('prints tables by default and reasons with --explain; all of examples/ is one valid input', async () => {
     const r = await cli(['netpol', 'matrix', '-f', path.join(EX, '..'), '-f', EX, '--explain']);
     expect(r.code).toBe(0);

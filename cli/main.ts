@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { CleanFlags } from './clean.ts';
 import { InterruptedError, isConformanceError } from '../harness/errors.ts';
 import { collectList } from '../harness/selection.ts';
@@ -150,14 +150,23 @@ export function buildProgram(): Command {
     )
     .option(
       '--json',
-      'machine-readable: {"cells":[{"from","to","port","protocol","allowed","outcome","judgedPort","reason"}]}',
+      'machine-readable: {"hostTraffic","cells":[{"from","to","port","protocol","allowed","outcome","judgedPort","reason"}]} (from: a pod "ns/name", "[kubelet]" or "[host] ns/name")',
     )
     .option('--explain', 'print the reason for every cell')
     .addOption(
       new Option(
         '--host-traffic <mode>',
         "whether the CNI applies NetworkPolicy to connections from a node's own sockets (kubelet probes, host-network pods) once istio-cni has SNATed them to 169.254.7.127: judged (most CNIs, Cilium) or exempt (kindnet); default judged",
-      ).choices(['judged', 'exempt']),
+      )
+        .choices(['judged', 'exempt'])
+        // The flag changes cells: two different values are a mistake, not a last-one-wins.
+        .argParser((v: string, prev: string | undefined) => {
+          if (!['judged', 'exempt'].includes(v))
+            throw new InvalidArgumentError(`Allowed choices are judged, exempt.`);
+          if (prev !== undefined && prev !== v)
+            throw new InvalidArgumentError(`given twice with different values (${prev}, then ${v}).`);
+          return v;
+        }),
     )
     .action(
       async (flags: {

@@ -2504,7 +2504,7 @@ const MANIFEST_CASES: BadInput[] = [
     pod({ containers: [{ name: 'c' }, { name: 'c' }] }),
     'Pod apps/p',
     'spec.containers[1].name',
-    /a name no other container of the pod has/,
+    /a name no other container or init container of the pod has/,
   ),
   manifest(
     'containerPort 0',

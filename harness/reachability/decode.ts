@@ -459,7 +459,11 @@ export const POD_IP_FIX =
  * `requirePodIP` (manifests) such a pod is refused, unless it is on the host network (the matrix
  * leaves those out).
  */
-export function decodePod(o: Record<string, unknown>, requirePodIP: boolean): PodInfo {
+export function decodePod(
+  o: Record<string, unknown>,
+  requirePodIP: boolean,
+  warn: (path: string, message: string) => void = () => {},
+): PodInfo {
   strict(o, '', 'Pod (v1)', ['apiVersion', 'kind', 'metadata', 'spec', 'status']);
   const m = decodeMeta(o.metadata, 'subdomain', true);
   if (!present(o.spec))
@@ -471,16 +475,31 @@ export function decodePod(o: Record<string, unknown>, requirePodIP: boolean): Po
   const names = new Set<string>();
   const ports: ContainerPort[] = [];
   const probes: PodProbe[] = [];
-  const uids: (number | undefined)[] = [];
-  containers.forEach((c, i) => {
-    const p = at('spec.containers', i);
+  /** Per container: runAsUser and runAsNonRoot from its securityContext. */
+  const users: { uid: number | undefined; nonRoot: boolean | undefined }[] = [];
+  const decodeContainer = (c: unknown, p: string, init: boolean) => {
     const ctr = strict(c, p, 'Container (v1)', CONTAINER);
     if (!present(ctr.name)) throw new FieldError(child(p, 'name'), 'missing', 'a container name', 'nothing');
     const name = str(ctr.name, child(p, 'name'));
     const problem = dns1123Label(name);
     if (problem) throw invalid(child(p, 'name'), problem, name);
-    if (names.has(name)) throw invalid(child(p, 'name'), 'a name no other container of the pod has', name);
+    if (names.has(name))
+      throw invalid(child(p, 'name'), 'a name no other container or init container of the pod has', name);
     names.add(name);
+    // An init container runs beside the others only with restartPolicy Always (a native sidecar);
+    // probes are allowed on no other (kubernetes/kubernetes pkg/apis/core/validation
+    // validateInitContainers).
+    const restartPolicy = optStr(ctr.restartPolicy, child(p, 'restartPolicy'));
+    if (
+      restartPolicy !== undefined &&
+      !(init ? ['Always'] : ['Always', 'Never', 'OnFailure']).includes(restartPolicy)
+    )
+      throw invalid(
+        child(p, 'restartPolicy'),
+        init ? 'Always, or nothing' : 'Always, Never or OnFailure',
+        restartPolicy,
+      );
+    const sidecar = init && restartPolicy === 'Always';
     const portNames = new Set<string>();
     const own: ContainerPort[] = [];
     (optArray(ctr.ports, child(p, 'ports')) ?? []).forEach((x, j) => {
@@ -515,41 +534,44 @@ export function decodePod(o: Record<string, unknown>, requirePodIP: boolean): Po
         ...(protocol ? { protocol } : {}),
       });
     });
-    ports.push(...own);
+    // A native sidecar serves its ports like any container; a plain init container has finished.
+    if (!init || sidecar) ports.push(...own);
     for (const kind of ['livenessProbe', 'readinessProbe', 'startupProbe'] as const) {
       if (!present(ctr[kind])) continue;
-      const probe = decodeProbe(ctr[kind], child(p, kind), name, own);
+      if (init && !sidecar)
+        throw invalid(
+          child(p, kind),
+          'no probe on an init container without restartPolicy: Always (the API server refuses it)',
+          ctr[kind],
+        );
+      const probe = decodeProbe(ctr[kind], child(p, kind), name, own, warn);
       if (probe) probes.push({ ...probe, probe: kind.replace('Probe', '') as PodProbe['probe'] });
     }
-    const uid = present(ctr.securityContext)
-      ? optInt(
-          object(ctr.securityContext, child(p, 'securityContext'), 'SecurityContext (v1)').runAsUser,
-          child(child(p, 'securityContext'), 'runAsUser'),
-          0,
-          2147483647,
-        )
-      : undefined;
-    uids.push(uid);
-  });
-  // Restartable init containers (native sidecars, restartPolicy: Always) run beside the others
-  // and the kubelet probes them too; only their ports and probes are read here.
-  (optArray(spec.initContainers, 'spec.initContainers') ?? []).forEach((c, i) => {
-    const p = at('spec.initContainers', i);
-    const ctr = object(c, p, 'Container (v1)');
-    if (ctr.restartPolicy !== 'Always') return;
-    const name = optStr(ctr.name, child(p, 'name')) ?? '';
-    const own: ContainerPort[] = (optArray(ctr.ports, child(p, 'ports')) ?? []).flatMap((x) => {
-      const cp = object(x, p, 'ContainerPort (v1)');
-      return typeof cp.containerPort === 'number'
-        ? [{ containerPort: cp.containerPort, ...(typeof cp.name === 'string' ? { name: cp.name } : {}) }]
-        : [];
-    });
-    for (const kind of ['livenessProbe', 'readinessProbe', 'startupProbe'] as const) {
-      if (!present(ctr[kind])) continue;
-      const probe = decodeProbe(ctr[kind], child(p, kind), name, own);
-      if (probe) probes.push({ ...probe, probe: kind.replace('Probe', '') as PodProbe['probe'] });
+    if (!init || sidecar) {
+      const sc = present(ctr.securityContext)
+        ? object(ctr.securityContext, child(p, 'securityContext'), 'SecurityContext (v1)')
+        : {};
+      users.push({
+        uid: optInt(sc.runAsUser, child(child(p, 'securityContext'), 'runAsUser'), 0, 2147483647),
+        nonRoot: optBool(sc.runAsNonRoot, child(child(p, 'securityContext'), 'runAsNonRoot')),
+      });
     }
-  });
+  };
+  containers.forEach((c, i) => decodeContainer(c, at('spec.containers', i), false));
+  (optArray(spec.initContainers, 'spec.initContainers') ?? []).forEach((c, i) =>
+    decodeContainer(c, at('spec.initContainers', i), true),
+  );
+  // An injected pod's excludeInboundPorts passed the injector's check (istio/istio 1.28.3
+  // pkg/kube/inject/validate.go parsePorts: comma-separated, each trimmed and a decimal 0..65535).
+  const excl = m.annotations?.['traffic.sidecar.istio.io/excludeInboundPorts'];
+  if (excl !== undefined && m.annotations?.['sidecar.istio.io/status'] !== undefined && excl.trim() !== '')
+    for (const item of excl.trim().split(','))
+      if (!/^\d+$/.test(item.trim()) || Number(item.trim()) > 65535)
+        throw invalid(
+          mapKey('metadata.annotations', 'traffic.sidecar.istio.io/excludeInboundPorts'),
+          'comma-separated port numbers from 0 to 65535 (the injector refuses anything else)',
+          excl,
+        );
   const hostNetwork = optBool(spec.hostNetwork, 'spec.hostNetwork') ?? false;
   let serviceAccount: string | undefined;
   for (const field of ['serviceAccountName', 'serviceAccount'] as const) {
@@ -580,18 +602,20 @@ export function decodePod(o: Record<string, unknown>, requirePodIP: boolean): Po
     const problem = dns1123Subdomain(nodeName);
     if (problem) throw invalid('spec.nodeName', problem, nodeName);
   }
-  const podUid = present(spec.securityContext)
-    ? optInt(
-        object(spec.securityContext, 'spec.securityContext', 'PodSecurityContext (v1)').runAsUser,
-        'spec.securityContext.runAsUser',
-        0,
-        2147483647,
-      )
-    : undefined;
+  const psc = present(spec.securityContext)
+    ? object(spec.securityContext, 'spec.securityContext', 'PodSecurityContext (v1)')
+    : {};
+  const podUid = optInt(psc.runAsUser, 'spec.securityContext.runAsUser', 0, 2147483647);
+  const podNonRoot = optBool(psc.runAsNonRoot, 'spec.securityContext.runAsNonRoot');
   // Which user a host-network pod's sockets belong to: each container's runAsUser, else the pod's;
-  // unset means the image's user, which for node agents is root as a rule.
-  const effective = uids.map((u) => u ?? podUid);
-  if (requirePodIP && ip === undefined && !hostNetwork)
+  // runAsNonRoot without a user means the kubelet refuses to start it as 0; neither means the
+  // image's user, which for node agents is root as a rule.
+  const effective = users.map((u) => {
+    const uid = u.uid ?? podUid;
+    if (uid !== undefined) return uid === 0 ? 'root' : 'non-root';
+    return (u.nonRoot ?? podNonRoot) ? 'non-root' : 'unset';
+  });
+  if (requirePodIP && ip === undefined)
     throw new FieldError(
       'status.podIP',
       'missing',
@@ -613,11 +637,11 @@ export function decodePod(o: Record<string, unknown>, requirePodIP: boolean): Po
     ...(probes.length ? { probes } : {}),
     ...(hostNetwork
       ? {
-          hostUser: effective.every((u) => u !== undefined && u !== 0)
-            ? 'non-root'
-            : effective.some((u) => u === 0)
-              ? 'root'
-              : 'unset',
+          hostUser: effective.every((u) => u === 'non-root')
+            ? ('non-root' as const)
+            : effective.some((u) => u === 'root')
+              ? ('root' as const)
+              : ('unset' as const),
         }
       : {}),
   };
@@ -649,6 +673,7 @@ function decodeProbe(
   path: string,
   container: string,
   own: ContainerPort[],
+  warn: (path: string, message: string) => void,
 ): Omit<PodProbe, 'probe'> | undefined {
   const pr = strict(v, path, 'Probe (v1)', PROBE);
   const handlers = (['exec', 'httpGet', 'tcpSocket', 'grpc'] as const).filter((h) => present(pr[h]));
@@ -679,6 +704,15 @@ function decodeProbe(
     if (problem) throw invalid(child(hp, 'port'), `a port number or name: ${problem}`, h.port);
     // findPortByName matches the name whatever the port's protocol.
     port = own.find((c) => c.name === h.port)?.containerPort;
+    if (port === undefined)
+      warn(
+        child(hp, 'port'),
+        `container ${container} has no port named "${h.port}"${
+          own.some((c) => c.name)
+            ? ` (it has ${own.flatMap((c) => (c.name ? [`"${c.name}"`] : [])).join(', ')})`
+            : ''
+        }: the kubelet cannot resolve it, so this probe fails on every cluster and the matrix has no cell for it`,
+      );
   } else
     throw invalid(child(hp, 'port'), handler === 'grpc' ? 'a port number' : 'a port number or name', h.port);
   if (handler === 'httpGet' && present(h.scheme)) {

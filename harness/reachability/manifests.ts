@@ -167,7 +167,13 @@ export function objectsToState(
         break;
       }
       case 'Pod': {
-        const p = decode(o, () => decodePod(o.object, opts.requirePodIP ?? false));
+        const podWarnings: { path: string; message: string }[] = [];
+        const p = decode(o, () =>
+          decodePod(o.object, opts.requirePodIP ?? false, (path, message) =>
+            podWarnings.push({ path, message }),
+          ),
+        );
+        warn(podWarnings);
         once(o, kind, p.namespace, p.name);
         state.pods.push(p);
         break;
@@ -419,7 +425,8 @@ export function parseManifestText(text: string, file: string): ManifestObject[] 
     }
     return objects;
   }
-  const docs = parseAllDocuments(text);
+  // Merge keys (<<) as kubectl's YAML reader (go-yaml) resolves them.
+  const docs = parseAllDocuments(text, { merge: true });
   const list = Array.isArray(docs) ? docs : [];
   list.forEach((doc, di) => {
     const location = list.length > 1 ? `document ${di + 1}` : undefined;

@@ -55,7 +55,7 @@ describe('netpol matrix output', () => {
       judgedPort: c.judgedPort,
       reason: c.reason,
     }));
-    expect(out.text()).toBe(`${JSON.stringify({ cells: wire }, null, 2)}\n`);
+    expect(out.text()).toBe(`${JSON.stringify({ hostTraffic: 'judged', cells: wire }, null, 2)}\n`);
     expect(err.text()).toBe('');
   });
 
@@ -86,10 +86,50 @@ describe('netpol matrix output', () => {
     );
   });
 
+  it('says the host-traffic mode in --json, and evaluates a port given twice once', async () => {
+    const out = sink();
+    const probe = path.join(EXAMPLES, 'netpol', 'probe-allowance.yaml');
+    await netpolMatrix(
+      { file: [probe], json: true, hostTraffic: 'exempt', port: ['8000', '8000'] },
+      out.stream,
+      sink().stream,
+    );
+    const once = sink();
+    await netpolMatrix(
+      { file: [probe], json: true, hostTraffic: 'exempt', port: ['8000'] },
+      once.stream,
+      sink().stream,
+    );
+    expect(JSON.parse(out.text())).toMatchObject({ hostTraffic: 'exempt' });
+    expect(out.text()).toBe(once.text());
+  });
+
+  it('says so when there is no cell to print, instead of blank lines', async () => {
+    const out = sink();
+    await netpolMatrix({ file: [podsFile(2, [80])], port: ['1234'] }, out.stream, sink().stream);
+    expect(out.text()).not.toContain('no cells');
+    const none = sink();
+    await netpolMatrix({ file: [podsFile(1, [80])] }, none.stream, sink().stream);
+    expect(none.text()).toContain('no cells: no source has a connection to evaluate');
+  });
+
+  it('fails with exit 1 and one message when the output cannot be written (ENOSPC), unlike a reader that went away (EPIPE)', async () => {
+    const failing = (code: string) =>
+      new Writable({
+        write(_chunk, _enc, cb) {
+          cb(Object.assign(new Error(`write ${code}`), { code }));
+        },
+      });
+    await expect(
+      netpolMatrix({ file: [EXAMPLES], json: true }, failing('ENOSPC'), sink().stream),
+    ).rejects.toThrow('netpol matrix: could not write the output: write ENOSPC');
+    expect(await netpolMatrix({ file: [EXAMPLES], json: true }, failing('EPIPE'), sink().stream)).toBe(0);
+  });
+
   it('prints an empty cell list as valid JSON', async () => {
     const out = sink();
     await netpolMatrix({ file: [podsFile(1, [80])], json: true }, out.stream, sink().stream);
-    expect(JSON.parse(out.text())).toEqual({ cells: [] });
+    expect(JSON.parse(out.text())).toEqual({ hostTraffic: 'judged', cells: [] });
   });
 
   it('writes a large matrix in bounded chunks instead of one string (2,000 pods used to throw RangeError)', async () => {

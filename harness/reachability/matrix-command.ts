@@ -1,4 +1,4 @@
-import { UserInputError } from '../errors.ts';
+import { OperationError, UserInputError } from '../errors.ts';
 import { readManifests } from './manifests.ts';
 import { countCells, ReachabilityModel } from './model.ts';
 import { expectedChunks, LEGEND } from './render.ts';
@@ -40,13 +40,16 @@ export class ChunkedWriter {
   private parts: string[] = [];
   private size = 0;
   private failed = false;
+  /** The stream's first error other than EPIPE (the reader going away, which is not a failure). */
+  error: NodeJS.ErrnoException | undefined;
   private readonly stream: NodeJS.WritableStream;
   private readonly chunk: number;
   constructor(stream: NodeJS.WritableStream, chunk = 64 * 1024) {
     this.stream = stream;
     this.chunk = chunk;
-    stream.on('error', () => {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
       this.failed = true;
+      if (e.code !== 'EPIPE') this.error ??= e;
     });
   }
 
@@ -61,11 +64,26 @@ export class ChunkedWriter {
     if (this.size >= this.chunk) await this.flush();
   }
 
-  async flush(): Promise<void> {
-    if (this.failed || !this.parts.length) return;
+  /**
+   * Writes what is buffered. With `settle`, waits until the stream has taken it (its write
+   * callback), so that an error such as ENOSPC is known before the command reports success.
+   */
+  async flush(settle = false): Promise<void> {
+    if (this.failed) return;
     const data = this.parts.join('');
     this.parts = [];
     this.size = 0;
+    if (settle) {
+      await new Promise<void>((resolve) => {
+        const ok = this.stream.write(data, (e) => {
+          if (e && (e as NodeJS.ErrnoException).code !== 'EPIPE') this.error ??= e as NodeJS.ErrnoException;
+          resolve();
+        });
+        if (!ok && (this.stream as { destroyed?: boolean }).destroyed) resolve();
+      });
+      return;
+    }
+    if (!data.length) return;
     if (this.stream.write(data)) return;
     // A destroyed stream emits nothing more: waiting for 'drain' would hang.
     if ((this.stream as { destroyed?: boolean }).destroyed) {
@@ -127,7 +145,7 @@ export async function netpolMatrix(
   stdout: NodeJS.WritableStream = process.stdout,
   stderr: NodeJS.WritableStream = process.stderr,
 ): Promise<number> {
-  const ports = parsePorts(flags.port ?? []);
+  const ports = [...new Set(parsePorts(flags.port ?? []))];
   const { state, ignored, files, warnings } = readManifests(flags.file);
   for (const w of warnings) stderr.write(`warning: ${w}\n`);
   if (!state.pods.length)
@@ -159,7 +177,7 @@ export async function netpolMatrix(
   const out = new ChunkedWriter(stdout);
   if (flags.json) {
     let first = true;
-    await out.write('{\n  "cells": [');
+    await out.write(`{\n  "hostTraffic": ${JSON.stringify(hostTraffic)},\n  "cells": [`);
     for (const c of model.cells(ports)) {
       await out.write(`${first ? '\n' : ',\n'}${cellJson(c)}`);
       first = false;
@@ -188,10 +206,16 @@ export async function netpolMatrix(
         }`,
       );
     await out.write('\n\n');
+    let any = false;
     for (const chunk of expectedChunks(model, ports)) {
+      any = true;
       await out.write(chunk);
       if (out.closed) break;
     }
+    if (!any)
+      await out.write(
+        `no cells: no source has a connection to evaluate${ports.length ? ` on TCP ${ports.join(', ')}` : ''} (each destination's TCP container ports, or --port, and the kubelet's probed ports)`,
+      );
     await out.write(`\n\n${LEGEND}\n`);
     if (flags.explain) {
       await out.write('\n');
@@ -206,7 +230,12 @@ export async function netpolMatrix(
       await out.write('\n');
     }
   }
-  await out.flush();
+  await out.flush(true);
+  if (out.error)
+    throw new OperationError(`netpol matrix: could not write the output: ${out.error.message}`, {
+      seen: out.error.code ?? out.error.message,
+      fix: 'check the file or pipe the output goes to (a full disk, a closed descriptor)',
+    });
   const skipped = Object.entries(ignored);
   if (skipped.length) stderr.write(`ignored: ${skipped.map(([k, n]) => `${n} ${k}`).join(', ')}\n`);
   return 0;

@@ -14,6 +14,7 @@ import {
   type NetworkPolicyPort,
   type NetworkPolicyRule,
   type PodInfo,
+  type PodProbe,
 } from './types.ts';
 
 /**
@@ -382,18 +383,28 @@ export class ReachabilityModel {
       hs.kind === 'kubelet'
         ? `the kubelet on ${to}'s node${dst.nodeName ? ` ${dst.nodeName}` : ''}`
         : hs.key.slice(7);
-    const srcNode = hs.kind === 'kubelet' ? dst.nodeName : hs.pod?.nodeName;
-    const known = hs.kind === 'kubelet' || (srcNode !== undefined && dst.nodeName !== undefined);
-    const local = hs.kind === 'kubelet' || (known && srcNode === dst.nodeName);
+    // The node: spec.nodeName, else the node's address (status.hostIP; a host-network pod's
+    // status.podIP is it too), compared only like with like.
+    const place = (p: PodInfo | undefined) => ({
+      name: p?.nodeName,
+      ip: p?.hostIP ?? (p?.hostNetwork ? p.ip : undefined),
+    });
+    const a = place(hs.kind === 'kubelet' ? dst : hs.pod);
+    const b = place(dst);
+    const srcNode = a.name ?? a.ip;
+    const known =
+      hs.kind === 'kubelet' ||
+      (a.name !== undefined && b.name !== undefined) ||
+      (a.ip !== undefined && b.ip !== undefined);
+    const local =
+      hs.kind === 'kubelet' ||
+      (a.name !== undefined && b.name !== undefined
+        ? a.name === b.name
+        : a.ip !== undefined && a.ip === b.ip);
     const enrolled = this.enrolled[d] ?? false;
     const ing = this.ingressOf[d] ?? [];
-    const probe =
-      hs.kind === 'kubelet'
-        ? (dst.probes ?? [])
-            .filter((p) => p.port === port)
-            .map((p) => `${p.probe} ${p.handler} probe of container ${p.container}`)
-            .join(', ')
-        : '';
+    const probesHere = hs.kind === 'kubelet' ? (dst.probes ?? []).filter((p) => p.port === port) : [];
+    const probe = describeProbes(probesHere);
     const what = `${who}${probe ? ` (${probe})` : ''}`;
     // The node's own address: the host-network pod's, or the destination's node's for the kubelet.
     const nodeIp = hs.kind === 'kubelet' ? dst.hostIP : (hs.pod?.ip ?? hs.pod?.hostIP);
@@ -401,7 +412,7 @@ export class ReachabilityModel {
     if (!local) {
       // From another node (or nodes unknown): the node's own address, judged as any other.
       const where = known
-        ? `from node ${srcNode ?? '?'}, not ${to}'s node ${dst.nodeName ?? '?'}`
+        ? `from node ${srcNode ?? '?'}, not ${to}'s node ${b.name ?? b.ip ?? '?'}`
         : `from a node the manifests do not name (spec.nodeName missing), taken as another node`;
       const at = `TCP ${port} (plaintext ${where}, from ${nodeAddr})`;
       let admitted = `ingress of ${to} not isolated`;
@@ -442,7 +453,7 @@ export class ReachabilityModel {
     } else if (!enrolled)
       admitted = `connects from ${to}'s own node, which Kubernetes NetworkPolicy always allows`;
     else {
-      const judged = '--host-traffic judged (the default): the CNI judges it by its source address';
+      const judged = '--host-traffic judged: the CNI judges it by its source address';
       const hit = this.hostRule(d, snat, port);
       if (!hit)
         return {
@@ -453,7 +464,21 @@ export class ReachabilityModel {
     }
     const prefix = `allow on ${at}: ${probe ? `${what}; ` : ''}${admitted}`;
     if (enrolled) return { outcome: 'allow', reason: prefix };
-    return this.hostMesh(d, port, nodeIp, prefix, false);
+    const mesh = this.hostMesh(d, port, nodeIp, prefix, false);
+    // A tcpSocket probe only opens and closes a connection, and a sidecar's Envoy accepts the
+    // connection before STRICT or a policy can refuse what follows (istio.io "Health Checking of
+    // Istio Services": TCP probes always succeed while the sidecar is running).
+    if (
+      mesh.outcome === 'deny' &&
+      probesHere.length > 0 &&
+      probesHere.every((p) => p.handler === 'tcpSocket') &&
+      this.role[d] === 'sidecar'
+    )
+      return {
+        outcome: 'allow',
+        reason: `${prefix}; a tcpSocket probe only opens a connection, which ${to}'s sidecar Envoy accepts while it runs, whatever its policies (istio.io "Health Checking of Istio Services"); the mesh would refuse data: ${mesh.reason}`,
+      };
+    return mesh;
   }
 
   /** After NetworkPolicy let host traffic through: an enrolled pod's ztunnel or a sidecar that captures the port sees plaintext. */
@@ -602,6 +627,23 @@ function sidecarCaptures(p: PodInfo, port: number): boolean {
 /** A pod that declares it takes HBONE itself (networking.istio.io/tunnel lists "http"). */
 function tunnels(p: PodInfo): boolean {
   return (p.labels[TUNNEL_LABEL] ?? '').split(',').includes('http');
+}
+
+/**
+ * Probes for a reason, grouped: "readiness httpGet probe of container app", or for many,
+ * "3 probes (liveness httpGet, readiness tcpSocket) of containers a, b, c".
+ */
+function describeProbes(list: PodProbe[]): string {
+  if (!list.length) return '';
+  if (list.length <= 3)
+    return list.map((p) => `${p.probe} ${p.handler} probe of container ${p.container}`).join(', ');
+  const kinds = [...new Set(list.map((p) => `${p.probe} ${p.handler}`))];
+  const containers = [...new Set(list.map((p) => p.container))];
+  const names =
+    containers.length > 4
+      ? `${containers.slice(0, 3).join(', ')} and ${containers.length - 3} more`
+      : containers.join(', ');
+  return `${list.length} probes (${kinds.join(', ')}) of container${containers.length > 1 ? 's' : ''} ${names}`;
 }
 
 /** The TCP ports the kubelet probes on a pod (only the given ones, if any). */

@@ -6,7 +6,7 @@ import { stringify } from 'yaml';
 import { readManifests } from './manifests.ts';
 import type { PeerAuthenticationInfo, PeerAuthMode } from './mesh.ts';
 import { ReachabilityModel } from './model.ts';
-import { convertedDenies, convertPeerAuthentication, peerAuthDecision } from './peerauth.ts';
+import { convertedDenies, convertPeerAuthentication, peerAuthDecision, peerAuthVerdict } from './peerauth.ts';
 import type { PodInfo } from './types.ts';
 
 /**
@@ -176,6 +176,9 @@ describe("istiod 1.28.3's quirks are what a cluster does", () => {
     ];
     expect(attached(list)).toEqual([`${ROOT}/istio_converted_static_strict`]);
     expect(onPort(list, 9090)).toBe('R/.');
+    expect(peerAuthVerdict(peerAuthDecision(list, pod1, ROOT), false, 9090, ROOT).reason).toContain(
+      'in a policy without a mode istiod looks only for PERMISSIVE ports',
+    );
   });
   it('UNSET workload, PERMISSIVE port, namespace policy UNSET under a STRICT mesh: the whole pod loses STRICT', () => {
     const list = [

@@ -67,21 +67,26 @@ function subsetOf(want: Record<string, string>, labels: Record<string, string>):
 }
 
 /**
- * The oldest policy by metadata.creationTimestamp. istiod keeps the first it iterates among equal
- * timestamps (a cache order, not fixed), so when any two tie or any policy has no timestamp
- * (manifests rarely carry one) the answer is not determined: the first given is taken, and
- * `determined` says so.
+ * The oldest policy by metadata.creationTimestamp. Among equal timestamps istiod's ambient index
+ * keeps whichever it iterates first (a cache order, not fixed), while the sidecar path sorts ties
+ * by name, then namespace (pilot/pkg/model/config.go sortConfigByCreationTime), so `tieByName`
+ * settles them. A policy without a timestamp (manifests rarely carry one) leaves the answer open:
+ * the first given is taken, and `determined` says so.
  */
-function oldest(list: PeerAuthenticationInfo[]): {
-  p: PeerAuthenticationInfo | undefined;
-  determined: boolean;
-} {
+function oldest(
+  list: PeerAuthenticationInfo[],
+  tieByName = false,
+): { p: PeerAuthenticationInfo | undefined; determined: boolean } {
   if (list.length <= 1) return { p: list[0], determined: true };
   if (list.some((p) => p.creationTimestamp === undefined)) return { p: list[0], determined: false };
   const t = (p: PeerAuthenticationInfo) => Date.parse(p.creationTimestamp ?? '');
-  let best = list[0] as PeerAuthenticationInfo;
-  for (const p of list) if (t(p) < t(best)) best = p;
-  return { p: best, determined: list.filter((p) => t(p) === t(best)).length === 1 };
+  const first = Math.min(...list.map(t));
+  const tied = list.filter((p) => t(p) === first);
+  if (tied.length === 1 || !tieByName) return { p: tied[0], determined: tied.length === 1 };
+  const byName = [...tied].sort((a, b) =>
+    a.name !== b.name ? (a.name < b.name ? -1 : 1) : a.namespace < b.namespace ? -1 : 1,
+  );
+  return { p: byName[0], determined: true };
 }
 
 /** The name ztunnel knows a converted workload PeerAuthentication by (pilot/pkg/model/authentication.go GetAmbientPolicyConfigName). */
@@ -93,14 +98,19 @@ function pick(
   list: PeerAuthenticationInfo[],
   level: string,
   notes: string[],
+  tieByName = false,
 ): PeerAuthenticationInfo | undefined {
-  const { p, determined } = oldest(list);
+  const { p, determined } = oldest(list, tieByName);
   if (p && list.length > 1)
     notes.push(
-      `${list.length} ${level} PeerAuthentications compete (${list.map(keyOf).join(', ')}); istiod uses the oldest by creationTimestamp, ${
+      `${list.length} ${level} PeerAuthentications compete (${list.map(keyOf).join(', ')}); istiod uses the oldest by creationTimestamp${tieByName ? ' (ties by name)' : ''}, ${
         determined
           ? keyOf(p)
-          : `which these manifests do not settle (a timestamp missing or tied; istiod then takes whichever it meets first), so the matrix takes the first given, ${keyOf(p)}, and a cluster may differ`
+          : `which these manifests do not settle (${
+              list.some((x) => x.creationTimestamp === undefined)
+                ? 'a creationTimestamp missing'
+                : 'tied creationTimestamps, which istiod’s ambient index breaks in no fixed order'
+            }), so the matrix takes the first given, ${keyOf(p)}, and a cluster may differ`
       }`,
     );
   return p;
@@ -173,6 +183,7 @@ function levels(
   candidates: PeerAuthenticationInfo[],
   root: string,
   notes: string[],
+  tieByName = false,
 ): {
   meshCfg: PeerAuthenticationInfo | undefined;
   namespaceCfg: PeerAuthenticationInfo | undefined;
@@ -183,16 +194,19 @@ function levels(
       candidates.filter((p) => !hasMatchLabels(p) && p.namespace === root),
       'mesh-wide',
       notes,
+      tieByName,
     ),
     namespaceCfg: pick(
       candidates.filter((p) => !hasMatchLabels(p) && p.namespace !== root),
       'namespace',
       notes,
+      tieByName,
     ),
     workloadCfg: pick(
       candidates.filter((p) => hasMatchLabels(p) && p.namespace !== root),
       'workload',
       notes,
+      tieByName,
     ),
   };
 }
@@ -297,10 +311,16 @@ export function peerAuthVerdict(
     .filter(Boolean)
     .join(' > ');
   const source = identity ? 'an mTLS identity' : 'no mTLS identity (plaintext)';
+  // convertedSelectorPeerAuthentications looks only for PERMISSIVE ports in a workload policy
+  // without a mode under STRICT, so a DISABLE port does not take the static STRICT policy away.
+  const quirk =
+    w && isUnset(w.mode) && portMode === 'DISABLE'
+      ? `; port ${port} is DISABLE, but in a policy without a mode istiod looks only for PERMISSIVE ports, so the pod keeps STRICT (write PERMISSIVE, which ztunnel treats the same)`
+      : '';
   if (d.staticStrict && !identity)
     return {
       outcome: 'deny',
-      reason: `mesh deny: PeerAuthentication makes port ${port} STRICT (${levels}) and the source has ${source}; ztunnel resets (${root}/${STATIC_STRICT})${notes}`,
+      reason: `mesh deny: PeerAuthentication makes port ${port} STRICT (${levels}) and the source has ${source}; ztunnel resets (${root}/${STATIC_STRICT})${quirk}${notes}`,
     };
   if (d.converted && convertedDenies(d.converted, identity, port))
     return {
@@ -342,6 +362,7 @@ export function sidecarPeerAuth(
     ),
     root,
     notes,
+    true,
   );
   const d = { mesh: l.meshCfg, namespace: l.namespaceCfg, workload: l.workloadCfg, notes };
   let mode: PeerAuthMode = 'PERMISSIVE';

@@ -368,7 +368,7 @@ describe('kubelet probes and host-network sources', () => {
             ports: [{ name: 'health', containerPort: 7070 }],
             readinessProbe: { httpGet: { port: 'health' } },
           },
-          { name: 'setup', readinessProbe: { tcpSocket: { port: 1 } } },
+          { name: 'setup', ports: [{ containerPort: 1 }] },
         ],
         containers: [
           {
@@ -464,5 +464,160 @@ describe('kube-system', () => {
     expect(m.enrolled).toEqual([false, false]);
     expect(m.enrollmentWhy[0]).toContain('the 1.28 and 1.29 node agent may still enrol it');
     expect(m.enrollmentWhy[1]).toBe('namespace kube-system is excluded by istio-cni');
+  });
+});
+
+describe('found by trying the CLI as a user would', () => {
+  it('a host-network pod without status.podIP is refused, as any pod: its address decides ipBlocks', () => {
+    expect(() =>
+      model([
+        ns('ns-a'),
+        { ...pod('kube-system', 'agent', '1.1.1.1', { spec: { hostNetwork: true } }), status: {} },
+      ]),
+    ).toThrow(/missing status\.podIP/);
+  });
+  it('an init container is checked as a container: bad ports, names shared with a container, probes without restartPolicy Always', () => {
+    const withInit = (init: Record<string, unknown>) =>
+      pod('ns-a', 'p', '10.244.1.2', { spec: { initContainers: [init], containers: [{ name: 'app' }] } });
+    expect(() =>
+      model([withInit({ name: 'i', restartPolicy: 'Always', ports: [{ containerPort: 99999 }] })]),
+    ).toThrow(/spec\.initContainers\[0\]\.ports\[0\]\.containerPort/);
+    expect(() => model([withInit({ name: 'app' })])).toThrow(/spec\.initContainers\[0\]\.name/);
+    expect(() => model([withInit({ name: 'i', porst: [] })])).toThrow(/porst/);
+    expect(() => model([withInit({ name: 'i', restartPolicy: 'always' })])).toThrow(/restartPolicy/);
+    expect(() => model([withInit({ name: 'i', readinessProbe: { tcpSocket: { port: 1 } } })])).toThrow(
+      /invalid spec\.initContainers\[0\]\.readinessProbe$/,
+    );
+  });
+  it('runAsNonRoot without runAsUser is a non-root socket: kindnet judges it under exempt', () => {
+    const agent = pod('kube-system', 'agent', '172.18.0.2', {
+      node: 'worker',
+      spec: { hostNetwork: true, securityContext: { runAsNonRoot: true } },
+    });
+    const m = model(
+      [
+        ns('ns-a', true),
+        pod('ns-a', 'app', '10.244.1.5'),
+        netpol('ns-a', 'deny', { podSelector: {}, policyTypes: ['Ingress'] }),
+        agent,
+      ],
+      { hostTraffic: 'exempt' },
+    );
+    expect(m.hostSources[0]?.pod?.hostUser).toBe('non-root');
+    expect(cell(m, '[host] kube-system/agent', 'ns-a/app').outcome).toBe('drop');
+  });
+  it('an injected pod’s excludeInboundPorts must be what the injector accepts', () => {
+    const bad = (v: string) =>
+      pod('ns-a', 'p', '10.244.1.2', {
+        annotations: { 'sidecar.istio.io/status': '{}', 'traffic.sidecar.istio.io/excludeInboundPorts': v },
+      });
+    for (const v of ['http', '70000', '9000;8080', '9000,,', '-1', '9000.0'])
+      expect(() => model([bad(v)]), v).toThrow(/excludeInboundPorts/);
+    expect(() => model([bad(' 9000 , 15020 ')])).not.toThrow();
+  });
+  it('a tcpSocket probe of a STRICT sidecar pod connects (Envoy accepts it); an httpGet probe is reset', () => {
+    const strict = {
+      apiVersion: 'security.istio.io/v1',
+      kind: 'PeerAuthentication',
+      metadata: { name: 'strict', namespace: 'ns-s' },
+      spec: { mtls: { mode: 'STRICT' } },
+    };
+    const probed = (name: string, probe: Record<string, unknown>) => ({
+      ...sidecar('ns-s', name, name === 'tcp' ? '10.244.1.60' : '10.244.1.61'),
+      spec: {
+        nodeName: 'worker',
+        containers: [{ name: 'app', ports: [{ containerPort: 8080 }], livenessProbe: probe }],
+      },
+    });
+    const m = model([
+      ns('ns-s'),
+      probed('tcp', { tcpSocket: { port: 8080 } }),
+      probed('http', { httpGet: { port: 8080 } }),
+      strict,
+    ]);
+    const tcp = cell(m, '[kubelet]', 'ns-s/tcp');
+    expect(tcp.outcome).toBe('allow');
+    expect(tcp.reason).toContain('a tcpSocket probe only opens a connection');
+    expect(cell(m, '[kubelet]', 'ns-s/http').outcome).toBe('deny');
+  });
+  it('a probe naming no port of its container warns on stderr and makes no cell', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sh-'));
+    const file = path.join(dir, 'm.yaml');
+    writeFileSync(
+      file,
+      stringify(
+        pod('ns-a', 'p', '10.244.1.2', {
+          spec: {
+            containers: [
+              {
+                name: 'app',
+                ports: [{ name: 'http', containerPort: 80 }],
+                readinessProbe: { httpGet: { port: 'nosuch' } },
+              },
+            ],
+          },
+        }),
+      ),
+    );
+    const r = readManifests([file]);
+    expect(r.warnings).toEqual([
+      expect.stringContaining(
+        'Pod ns-a/p: spec.containers[0].readinessProbe.httpGet.port: container app has no port named "nosuch" (it has "http")',
+      ),
+    ]);
+    expect(r.state.pods[0]?.probes).toBeUndefined();
+  });
+  it('YAML merge keys are resolved, as kubectl does', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sh-'));
+    const file = path.join(dir, 'm.yaml');
+    writeFileSync(
+      file,
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: ns-a}\nspec:\n  <<: &base {containers: [{name: app}]}\n  nodeName: n2\nstatus: {podIP: 10.244.1.2}\n',
+    );
+    expect(readManifests([file]).state.pods[0]).toMatchObject({ name: 'p', nodeName: 'n2' });
+  });
+  it('for a sidecar, tied creationTimestamps go by name (sortConfigByCreationTime), so the choice is settled', () => {
+    const t = '2026-11-01T00:00:00Z';
+    const pa = (name: string, mode: string, extra: Record<string, unknown> = {}) => ({
+      apiVersion: 'security.istio.io/v1',
+      kind: 'PeerAuthentication',
+      metadata: { name, namespace: 'ns-s', creationTimestamp: t },
+      spec: { selector: { matchLabels: { app: 'srv' } }, mtls: { mode }, ...extra },
+    });
+    const m = model([
+      ns('ns-s'),
+      ns('ns-plain'),
+      pod('ns-plain', 'plain', '10.244.1.30'),
+      {
+        ...sidecar('ns-s', 'srv', '10.244.1.40'),
+        metadata: {
+          name: 'srv',
+          namespace: 'ns-s',
+          labels: { app: 'srv', 'security.istio.io/tlsMode': 'istio' },
+          annotations: { 'sidecar.istio.io/status': '{}' },
+        },
+      },
+      pa('b-permissive', 'PERMISSIVE'),
+      pa('a-strict', 'STRICT'),
+    ]);
+    const c = cell(m, 'ns-plain/plain', 'ns-s/srv');
+    expect(c.outcome).toBe('deny');
+    expect(c.reason).not.toContain('a cluster may differ');
+  });
+  it('without nodeName, nodes are matched by status.hostIP', () => {
+    const noNode = (p: Record<string, unknown>) => ({
+      ...p,
+      spec: { ...(p.spec as object), nodeName: undefined },
+    });
+    const agent = noNode(pod('kube-system', 'agent', '172.18.0.2', { spec: { hostNetwork: true } }));
+    const app = noNode(pod('ns-a', 'app', '10.244.1.5'));
+    const m = model([
+      ns('ns-a'),
+      app,
+      agent,
+      netpol('ns-a', 'deny', { podSelector: {}, policyTypes: ['Ingress'] }),
+    ]);
+    // Same address as the app's status.hostIP (172.18.0.2): the app's own node, which NetworkPolicy always lets in.
+    expect(cell(m, '[host] kube-system/agent', 'ns-a/app').outcome).toBe('allow');
   });
 });

@@ -785,7 +785,7 @@ describe('metadata, apiVersion and Pods', () => {
       object: pod({ containers: [{ name: 'c' }, { name: 'c' }] }),
       what: 'Pod apps/p',
       field: 'spec.containers[1].name',
-      expected: 'a name no other container of the pod has',
+      expected: 'a name no other container or init container of the pod has',
       seen: '"c"',
     },
     {
@@ -944,11 +944,11 @@ describe('metadata, apiVersion and Pods', () => {
     },
   ])('refuses $name', check);
 
-  it('accepts a host-network Pod without status.podIP (the matrix leaves it out)', () => {
+  it('refuses a host-network Pod without status.podIP too: it is a source at its node’s address, which ipBlocks judge', () => {
     const d = dir({
       'p.json': JSON.stringify(pod({ containers: [{ name: 'c' }], hostNetwork: true }, null)),
     });
-    expect(readManifests([d]).state.pods[0]).toMatchObject({ name: 'p', hostNetwork: true });
+    expect(fail([d]).message).toContain('missing status.podIP');
   });
 
   it('refuses a missing apiVersion and one the API server does not serve; reads another API’s kind of the same name as ignored', () => {

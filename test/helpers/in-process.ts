@@ -23,14 +23,18 @@ export async function runMain(argv: string[], env: Record<string, string | undef
     if ((k.startsWith('AMBIENT_') || k === 'KUBECONFIG') && !(k in vars)) vars[k] = undefined;
   const out: string[] = [];
   const err: string[] = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out.push(String(chunk));
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    err.push(String(chunk));
-    return true;
-  });
+  // Like a real stream: the write callback (a function as the second or third argument) runs
+  // once the chunk is taken.
+  const capture =
+    (into: string[]) =>
+    (chunk: string | Uint8Array, encOrCb?: unknown, cb?: unknown): boolean => {
+      into.push(String(chunk));
+      const done = typeof encOrCb === 'function' ? encOrCb : cb;
+      if (typeof done === 'function') queueMicrotask(() => (done as (e?: Error) => void)());
+      return true;
+    };
+  vi.spyOn(process.stdout, 'write').mockImplementation(capture(out) as typeof process.stdout.write);
+  vi.spyOn(process.stderr, 'write').mockImplementation(capture(err) as typeof process.stderr.write);
   const t0 = performance.now();
   try {
     const code = await withEnv(vars, () => main(argv));
