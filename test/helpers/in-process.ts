@@ -33,8 +33,8 @@ export async function runMain(argv: string[], env: Record<string, string | undef
       if (typeof done === 'function') queueMicrotask(() => (done as (e?: Error) => void)());
       return true;
     };
-  vi.spyOn(process.stdout, 'write').mockImplementation(capture(out) as typeof process.stdout.write);
-  vi.spyOn(process.stderr, 'write').mockImplementation(capture(err) as typeof process.stderr.write);
+  vi.spyOn(process.stdout, 'write').mockImplementation(capture(out));
+  vi.spyOn(process.stderr, 'write').mockImplementation(capture(err));
   const t0 = performance.now();
   try {
     const code = await withEnv(vars, () => main(argv));
