@@ -84,8 +84,8 @@ interface Transport {
   /** The destination sees the source's mTLS identity (HBONE or a sidecar's mTLS). */
   identity: boolean;
   enforcer: Enforcer | undefined;
-  /** For reasons: "TCP 15008 (HBONE: ...)". */
-  at: string;
+  /** For reasons: "TCP 15008 (HBONE: ...)", built on demand. */
+  at: () => string;
 }
 
 export const KUBELET = '[kubelet]';
@@ -106,6 +106,8 @@ export class ReachabilityModel {
   private readonly ingressCache = new Map<number, Bitset>();
   /** Per pod: ambient (enrolled), sidecar (an injected Istio proxy), none. */
   readonly role: MeshRole[];
+  /** Per pod: it declares networking.istio.io/tunnel=http (a native HBONE endpoint). */
+  private readonly native: boolean[];
   /** Sources that are not pods: the kubelet (when a pod has network probes), host-network pods. */
   readonly hostSources: HostSource[];
   readonly hostTraffic: HostTraffic;
@@ -125,6 +127,7 @@ export class ReachabilityModel {
     this.role = this.pods.map((p, i) =>
       this.enrolled[i] ? 'ambient' : p.annotations?.[SIDECAR_STATUS] !== undefined ? 'sidecar' : 'none',
     );
+    this.native = this.pods.map(tunnels);
     this.hostSources = [
       ...(this.pods.some((p) => p.probes?.length) ? [{ key: KUBELET, kind: 'kubelet' as const }] : []),
       ...state.pods
@@ -226,55 +229,54 @@ export class ReachabilityModel {
    * pilot/pkg/xds/endpoints/endpoint_builder.go). Everything else is plaintext on the app port.
    */
   private transport(s: number, d: number, port: number): Transport {
+    // The fast path (outcome(), countAllowed()) needs no words: `at` is built only when asked for.
     const src = this.role[s];
     const dst = this.pods[d] as PodInfo;
     const dRole = this.role[d];
-    const native = tunnels(dst);
+    const native = this.native[d] ?? false;
     const enforcer: Enforcer | undefined =
       dRole === 'ambient'
         ? 'ztunnel'
         : dRole === 'sidecar' && (native || sidecarCaptures(dst, port))
           ? 'sidecar'
           : undefined;
-    const from = key(this.pods[s] as PodInfo);
-    const to = key(dst);
-    const hbone = (why: string): Transport => ({
-      port: HBONE_PORT,
-      hbone: true,
-      identity: true,
+    const hbone = src === 'ambient' && (dRole === 'ambient' || native);
+    return {
+      port: hbone ? HBONE_PORT : port,
+      hbone,
+      identity: hbone,
       enforcer,
-      at: `TCP ${HBONE_PORT} (HBONE: ${why}, app port ${port} not judged)`,
-    });
-    const plain = (why: string): Transport => ({
-      port,
-      hbone: false,
-      identity: false,
-      enforcer,
-      at: `TCP ${port} (plaintext: ${why})`,
-    });
-    if (src === 'ambient') {
-      if (dRole === 'ambient') return hbone('both ends enrolled');
-      if (native)
-        return hbone(`${to} is an HBONE endpoint (${TUNNEL_LABEL}: ${dst.labels[TUNNEL_LABEL] ?? ''})`);
-      return plain(
-        dRole === 'sidecar'
-          ? `${to} has a sidecar without ${TUNNEL_LABEL}=http, so ztunnel sends plaintext`
-          : `${to} not enrolled`,
-      );
-    }
-    if (src === 'sidecar')
-      // By pod IP a sidecar's Envoy matches no Service and sends through its PassthroughCluster
-      // (ORIGINAL_DST, no TLS, no tunnel): plaintext, without the identity it would present
-      // through a Service (istio/istio 1.28.3 pilot/pkg/networking/core/cluster_builder.go
-      // buildDefaultPassthroughCluster; istio/istio#37431).
-      return plain(
-        `${from}'s sidecar sends to a pod IP through its passthrough cluster, without mTLS or HBONE (through a Service it would use them)`,
-      );
-    return plain(`${from} not enrolled`);
+      at: () => this.transportWords(s, d, port, hbone),
+    };
   }
 
-  private netpolAllowed(s: number, d: number, port: number): boolean {
-    const j = this.transport(s, d, port);
+  private transportWords(s: number, d: number, port: number, hbone: boolean): string {
+    const dst = this.pods[d] as PodInfo;
+    const from = key(this.pods[s] as PodInfo);
+    const to = key(dst);
+    const dRole = this.role[d];
+    if (hbone)
+      return `TCP ${HBONE_PORT} (HBONE: ${
+        dRole === 'ambient'
+          ? 'both ends enrolled'
+          : `${to} is an HBONE endpoint (${TUNNEL_LABEL}: ${dst.labels[TUNNEL_LABEL] ?? ''})`
+      }, app port ${port} not judged)`;
+    const why =
+      this.role[s] === 'ambient'
+        ? dRole === 'sidecar'
+          ? `${to} has a sidecar without ${TUNNEL_LABEL}=http, so ztunnel sends plaintext`
+          : `${to} not enrolled`
+        : this.role[s] === 'sidecar'
+          ? // By pod IP a sidecar's Envoy matches no Service and sends through its PassthroughCluster
+            // (ORIGINAL_DST, no TLS, no tunnel): plaintext, without the identity it would present
+            // through a Service (istio/istio 1.28.3 pilot/pkg/networking/core/cluster_builder.go
+            // buildDefaultPassthroughCluster; istio/istio#37431).
+            `${from}'s sidecar sends to a pod IP through its passthrough cluster, without mTLS or HBONE (through a Service it would use them)`
+          : `${from} not enrolled`;
+    return `TCP ${port} (plaintext: ${why})`;
+  }
+
+  private netpolAllowed(s: number, d: number, port: number, j = this.transport(s, d, port)): boolean {
     if ((this.ingressOf[d]?.length ?? 0) > 0 && !this.ingressAllows(d, s, j.port)) return false;
     if ((this.egressOf[s]?.length ?? 0) > 0 && !this.egressAllows(s, d, j.port)) return false;
     return true;
@@ -314,7 +316,7 @@ export class ReachabilityModel {
       judgedPort: j.port,
       hbone: j.hbone,
     };
-    const at = j.at;
+    const at = j.at();
     const why: string[] = [];
     const ing = this.ingressOf[d] ?? [];
     if (ing.length) {
@@ -587,9 +589,10 @@ export class ReachabilityModel {
   outcome(s: number, d: number, port: number): Cell['outcome'] {
     if (s >= this.pods.length)
       return this.hostVerdict(this.hostSources[s - this.pods.length] as HostSource, d, port).outcome;
-    if (!this.netpolAllowed(s, d, port)) return 'drop';
+    const j = this.transport(s, d, port);
+    if (!this.netpolAllowed(s, d, port, j)) return 'drop';
     const src = this.pods[s] as PodInfo;
-    return this.meshOutcome({ pod: src, ip: src.ip }, d, port, this.transport(s, d, port)).outcome;
+    return this.meshOutcome({ pod: src, ip: src.ip }, d, port, j).outcome;
   }
 
   /** Counts allowed cells without building reasons (benchmarks, large clusters). */
