@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import type { Pins } from './pins-schema.ts';
 
 /**
  * Pinned tools and images (pins.json at the repository root). Sources:
@@ -15,26 +15,15 @@ import { z } from 'zod';
  *   in several public projects; the 2.66.1 digest in circulation has a single third-party source.
  * - netshoot v0.11 (tcpdump, for the MTLS-03 wire capture), digest as pulled from Docker Hub.
  */
-const PinsSchema = z.object({
-  istio: z.object({ version: z.string(), supportedKubernetes: z.array(z.string()) }),
-  kind: z.object({ version: z.string(), url: z.string(), sha256: z.record(z.string(), z.string()) }),
-  helm: z.object({ version: z.string(), url: z.string(), sha256: z.record(z.string(), z.string()) }),
-  nodeImage: z.string(),
-  metricsServer: z.object({
-    chartRepository: z.string(),
-    chart: z.string(),
-    chartVersion: z.string(),
-    image: z.string(),
-  }),
-  images: z.object({ agnhost: z.string(), netshoot: z.string() }),
-});
-
-export type Pins = z.infer<typeof PinsSchema>;
+export type { Pins } from './pins-schema.ts';
 export type ToolPin = Pins['kind'];
 
-export const PINS: Pins = PinsSchema.parse(
-  JSON.parse(readFileSync(new URL('../pins.json', import.meta.url), 'utf8')),
-);
+/**
+ * pins.json as the repository has it. Its shape is checked by harness/pins.test.ts against
+ * PinsSchema (pins-schema.ts) rather than at every start: the file is the project's own, and
+ * validating it here would load zod for commands that need nothing else of it.
+ */
+export const PINS = JSON.parse(readFileSync(new URL('../pins.json', import.meta.url), 'utf8')) as Pins;
 
 /** Splits "repo:tag@sha256:..." into the parts Helm values want. */
 export function splitImage(ref: string): { repository: string; tag: string; digest: string } {
