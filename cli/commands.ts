@@ -15,7 +15,8 @@ import {
 import type { RunFacts } from '../harness/facts.ts';
 import { buildPlan, planToJson, type PlanInput, type RunSettings } from '../harness/plan.ts';
 import { renderPlanText } from '../harness/plan-text.ts';
-import { displayPath, loadProfile, type Profile } from '../harness/profile/load.ts';
+import { displayPath, type Profile } from '../harness/profile/core.ts';
+import { loadProfileQuick } from '../harness/profile/quick.ts';
 import { PhaseClock, log } from '../harness/progress.ts';
 import { mergeWithCatalog, verdict, type TestResultRecord } from '../harness/report/results.ts';
 import { redact } from '../harness/redact.ts';
@@ -44,7 +45,7 @@ async function prepare(flags: RunFlags & { verbose?: boolean }, signal?: AbortSi
   if (flags.verbose) log.setVerbose(true);
   // loadProfile checks --istio-version first, with the validator istio.version uses
   // (harness/istio/versions.ts checkIstioVersion), and refuses an empty --profile.
-  const profile = loadProfile(
+  const profile = await loadProfileQuick(
     flags.profile,
     flags.istioVersion !== undefined ? { istioVersion: flags.istioVersion } : {},
   );
@@ -107,7 +108,7 @@ export async function doctorCommand(flags: {
     checkKubeconfig(path.resolve(flags.kubeconfig ?? defaultKubeconfig(process.env)), flags.context);
   }
   // The profile a run would use (a bad one exits 2 here, as in run): its hosts are checked too.
-  const profile = loadProfile(flags.profile);
+  const profile = await loadProfileQuick(flags.profile);
   for (const w of profile.warnings) log.warn(w);
   for (const n of profile.notices) log.info(n);
   const report = await runDoctor({ timeoutMs: resolveTimeouts().preflight, needDocker, profile });

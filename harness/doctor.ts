@@ -13,7 +13,7 @@ import {
 } from './tools.ts';
 import { hubReason } from './istio/hosts.ts';
 import { PINS } from './pins.ts';
-import { displayPath, type Profile } from './profile/load.ts';
+import { displayPath, type Profile } from './profile/core.ts';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 

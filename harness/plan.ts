@@ -13,7 +13,7 @@ import {
 import { MINIMUM_DOCKER_CLI } from './tools.ts';
 import { hubReason } from './istio/hosts.ts';
 import { PINS, splitImage } from './pins.ts';
-import type { Profile, ResolvedRelease } from './profile/load.ts';
+import type { Profile, ResolvedRelease } from './profile/core.ts';
 import type { TimeoutKey } from './timeouts.ts';
 import type { ResolvedTool } from './tools.ts';
 
