@@ -60,6 +60,14 @@ const netpol = (namespace: string, name: string, spec: Obj): Obj => ({
   spec,
 });
 
+const peerAuth = (namespace: string, name: string, spec: Obj): Obj => ({
+  apiVersion: 'security.istio.io/v1',
+  kind: 'PeerAuthentication',
+  metadata: { name, namespace },
+  spec,
+});
+const strictIn = (namespace: string): Obj => peerAuth(namespace, 'strict', { mtls: { mode: 'STRICT' } });
+
 function model(objects: Obj[], opts: ModelOptions = {}): ReachabilityModel {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sh-'));
   const file = path.join(dir, 'm.yaml');
@@ -120,15 +128,7 @@ describe('sidecar pods in an ambient mesh', () => {
     });
   });
   it('a sidecar client sends to a pod IP as plaintext on the app port, so STRICT on an enrolled pod resets it (passthrough cluster, istio/istio#37431)', () => {
-    const m = model([
-      ...base,
-      {
-        apiVersion: 'security.istio.io/v1',
-        kind: 'PeerAuthentication',
-        metadata: { name: 'strict', namespace: 'ns-amb' },
-        spec: { mtls: { mode: 'STRICT' } },
-      },
-    ]);
+    const m = model([...base, strictIn('ns-amb')]);
     const c = cell(m, 'ns-side/side-server', 'ns-amb/amb-client');
     expect(c).toMatchObject({ outcome: 'deny', judgedPort: 8080, hbone: false });
     expect(cell(m, 'ns-plain/plain', 'ns-amb/amb-client').outcome).toBe('deny');
@@ -163,12 +163,7 @@ describe('sidecar pods in an ambient mesh', () => {
   it('the sidecar enforces its own policies as the destination: STRICT resets plaintext, a DENY by namespace resets the ambient client', () => {
     const m = model([
       ...base.slice(0, 6),
-      {
-        apiVersion: 'security.istio.io/v1',
-        kind: 'PeerAuthentication',
-        metadata: { name: 'strict', namespace: 'ns-side' },
-        spec: { mtls: { mode: 'STRICT' } },
-      },
+      strictIn('ns-side'),
       {
         apiVersion: 'security.istio.io/v1',
         kind: 'AuthorizationPolicy',
@@ -219,12 +214,7 @@ describe('sidecar pods in an ambient mesh', () => {
     expect(cell(m, 'ns-plain/plain', 'ns-side/side-server', 9090).outcome).toBe('deny');
   });
   it('two sidecars by pod IP: plaintext, which the destination’s STRICT resets', () => {
-    const strict = {
-      apiVersion: 'security.istio.io/v1',
-      kind: 'PeerAuthentication',
-      metadata: { name: 'strict', namespace: 'ns-side' },
-      spec: { mtls: { mode: 'STRICT' } },
-    };
+    const strict = strictIn('ns-side');
     const m = model([...base.slice(0, 6), sidecar('ns-side', 'side-client', '10.244.1.21'), strict]);
     expect(cell(m, 'ns-side/side-client', 'ns-side/side-server')).toMatchObject({
       outcome: 'deny',
@@ -233,12 +223,7 @@ describe('sidecar pods in an ambient mesh', () => {
     });
   });
   it('a sidecar does not capture 15090, 15021, 15020 or the pod’s excludeInboundPorts: no sidecar policy applies there', () => {
-    const strict = {
-      apiVersion: 'security.istio.io/v1',
-      kind: 'PeerAuthentication',
-      metadata: { name: 'strict', namespace: 'ns-side' },
-      spec: { mtls: { mode: 'STRICT' } },
-    };
+    const strict = strictIn('ns-side');
     const excl = pod('ns-side', 'excl', '10.244.1.22', {
       labels: { 'security.istio.io/tlsMode': 'istio' },
       annotations: {
@@ -337,23 +322,13 @@ describe('kubelet probes and host-network sources', () => {
       podSelector: {},
       ingress: [{ from: [{ ipBlock: { cidr: '172.18.0.0/16' } }] }],
     });
-    const strict = {
-      apiVersion: 'security.istio.io/v1',
-      kind: 'PeerAuthentication',
-      metadata: { name: 'strict', namespace: 'ns-a' },
-      spec: { mtls: { mode: 'STRICT' } },
-    };
+    const strict = strictIn('ns-a');
     const m2 = model([...objects, remote, admitNode, strict]);
     expect(cell(m2, '[host] kube-system/agent-remote', 'ns-a/app-2').outcome).toBe('deny');
   });
   it('a host-network pod on the same node as a STRICT sidecar pod is reset by the sidecar (its iptables capture host traffic too)', () => {
     const agent = pod('kube-system', 'agent', '172.18.0.2', { node: 'worker', spec: { hostNetwork: true } });
-    const strict = {
-      apiVersion: 'security.istio.io/v1',
-      kind: 'PeerAuthentication',
-      metadata: { name: 'strict', namespace: 'ns-side' },
-      spec: { mtls: { mode: 'STRICT' } },
-    };
+    const strict = strictIn('ns-side');
     const m = model([ns('ns-side'), sidecar('ns-side', 'side', '10.244.1.40'), agent, strict]);
     expect(cell(m, '[host] kube-system/agent', 'ns-side/side').outcome).toBe('deny');
     expect(cell(m, '[host] kube-system/agent', 'ns-side/side', 15021).outcome).toBe('allow');
@@ -516,12 +491,7 @@ describe('found by trying the CLI as a user would', () => {
     expect(() => model([bad(' 9000 , 15020 ')])).not.toThrow();
   });
   it('a tcpSocket probe of a STRICT sidecar pod connects (Envoy accepts it); an httpGet probe is reset', () => {
-    const strict = {
-      apiVersion: 'security.istio.io/v1',
-      kind: 'PeerAuthentication',
-      metadata: { name: 'strict', namespace: 'ns-s' },
-      spec: { mtls: { mode: 'STRICT' } },
-    };
+    const strict = strictIn('ns-s');
     const probed = (name: string, probe: Record<string, unknown>) => ({
       ...sidecar('ns-s', name, name === 'tcp' ? '10.244.1.60' : '10.244.1.61'),
       spec: {
