@@ -144,7 +144,7 @@ export async function cleanCommand(flags: CleanFlags, signal?: AbortSignal): Pro
       }
     }
     try {
-      await deleteNamespacesByLabel(kube, `${RUN_ID_LABEL}=${r.runId}`, t.namespaceDelete);
+      await deleteNamespacesByLabel(kube, `${RUN_ID_LABEL}=${r.runId}`, t);
     } catch (e) {
       if (signal?.aborted) throw interrupted();
       ok = false;

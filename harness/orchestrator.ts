@@ -98,7 +98,10 @@ export class Orchestrator {
     const timeoutMs = step.timeout ? this.input.profile.timeouts[step.timeout] : 60_000;
     const signal = cleanup ? this.cleanupSignal : this.signal;
     // helm's own --timeout bounds each operation; give the process a little more before killing it.
-    const r = await run(step.command, { timeoutMs: timeoutMs + 30_000, ...(signal ? { signal } : {}) });
+    const r = await run(step.command, {
+      timeoutMs: timeoutMs + this.input.profile.timeouts.commandGrace,
+      ...(signal ? { signal } : {}),
+    });
     if (r.cancelled) throw cancelledError(step.id, r, signal);
     return r;
   }
@@ -397,7 +400,7 @@ export class Orchestrator {
         return;
       }
       case step.id === 'cluster.nodes-ready':
-        await waitNodesReady(this.clients(), t.nodesReady);
+        await waitNodesReady(this.clients(), t);
         throwIfInterrupted(this.signal, step.id);
         this.nodes = await nodeNames(this.clients());
         return;
@@ -441,7 +444,7 @@ export class Orchestrator {
         return;
       }
       case step.id === 'addons.metrics-api':
-        await waitApiServiceAvailable(this.clients(), 'v1beta1.metrics.k8s.io', t.metricsAvailable);
+        await waitApiServiceAvailable(this.clients(), 'v1beta1.metrics.k8s.io', t);
         this.metricsReady = true;
         return;
       case step.id === 'workloads.namespaces': {
@@ -493,7 +496,7 @@ export class Orchestrator {
         return;
       }
       case step.id === 'istio.ready':
-        await waitIstioReady(this.clients(), this.input.profile.doc.istio.namespace, t.podReady);
+        await waitIstioReady(this.clients(), this.input.profile.doc.istio.namespace, t);
         return;
       default:
         throw new Error(`orchestrator: no executor for step ${step.id}`);
@@ -549,7 +552,7 @@ export class Orchestrator {
         await deleteNamespacesByLabel(
           this.clientsForCleanup(),
           `${RUN_ID_LABEL}=${this.settings.runId}`,
-          this.input.profile.timeouts.namespaceDelete,
+          this.input.profile.timeouts,
         );
         this.namespacesGone = true;
       } catch (e) {

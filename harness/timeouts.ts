@@ -28,6 +28,16 @@ export const TIMEOUT_DOCS = {
   diagnostics:
     'collecting diagnostics for one failed test (hard deadline, so a hung call cannot hide the failure)',
   logExport: 'kind export logs after a failed run',
+  pollInterval: 'how often a wait re-reads the state it awaits (every pollUntil and holdsFor)',
+  readyHold:
+    'how long a pod must stay Ready without a restart to count as stable (NETPOL-07: kubelet probes keep passing)',
+  metricResolution:
+    'metrics-server’s scrape interval (its --metric-resolution, 15s by default): resource samples are taken once per resolution',
+  memoryWindow: 'how long ztunnel memory is sampled at each scale (BUDGET-02)',
+  commandGrace:
+    'how long a command may outlive the timeout it was given (helm --timeout) before it is stopped, so that its own timeout message is seen',
+  bodySettle:
+    'how long a test body that was stopped (timeout, Ctrl-C) may take to return before diagnostics and cleanup',
 } as const;
 
 export type TimeoutKey = keyof typeof TIMEOUT_DOCS;
@@ -56,6 +66,12 @@ export const DEFAULT_TIMEOUTS: TimeoutTable = {
   budgetWindow: 90 * S,
   diagnostics: 60 * S,
   logExport: 2 * M,
+  pollInterval: 2 * S,
+  readyHold: 30 * S,
+  metricResolution: 15 * S,
+  memoryWindow: 30 * S,
+  commandGrace: 30 * S,
+  bodySettle: 10 * S,
 };
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: S, m: M, h: 60 * M };

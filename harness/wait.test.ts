@@ -33,6 +33,7 @@ describe('pollUntil', () => {
     const e = await pollUntil({
       what: 'istiod Ready',
       timeoutMs: 60_000,
+      intervalMs: 10,
       read: () => Promise.resolve('crash'),
       judge: () => ({ done: false, impossible: 'istiod is in CrashLoopBackOff', seen: 'restarts=4' }),
       evidence: () => Promise.resolve('last log: panic: bad config'),

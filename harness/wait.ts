@@ -15,7 +15,8 @@ export interface PollOptions<T> {
   /** What is awaited, as a phrase: "pod x/a to be Ready". */
   what: string;
   timeoutMs: number;
-  intervalMs?: number;
+  /** From the timeout table (pollInterval, or a wait's own pacing): never a literal, so a run can scale it. */
+  intervalMs: number;
   read: () => Promise<T>;
   judge: (value: T) => PollVerdict;
   /** Extra evidence on failure (e.g. last log lines). */
@@ -35,7 +36,7 @@ export interface PollOptions<T> {
  * become impossible. Read errors are remembered as "last seen" and polling continues.
  */
 export async function pollUntil<T>(o: PollOptions<T>): Promise<T> {
-  const interval = o.intervalMs ?? 2000;
+  const interval = o.intervalMs;
   const deadline = performance.now() + o.timeoutMs;
   let lastSeen = 'nothing yet';
   for (;;) {
@@ -85,7 +86,7 @@ async function withEvidence(seen: string, evidence?: () => Promise<string>): Pro
 export async function holdsFor<T>(
   o: Omit<PollOptions<T>, 'timeoutMs'> & { durationMs: number },
 ): Promise<void> {
-  const interval = o.intervalMs ?? 2000;
+  const interval = o.intervalMs;
   const end = performance.now() + o.durationMs;
   for (;;) {
     throwIfInterrupted(o.signal, `checking that ${o.what} holds`);

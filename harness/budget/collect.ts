@@ -8,7 +8,6 @@ import { pollUntil } from '../wait.ts';
 import { toSamples, type PodMetricJson, type Sample } from './measure.ts';
 
 /** metrics-server's resolution in the pinned chart (--metric-resolution=15s): sampling faster only repeats values. */
-export const METRIC_RESOLUTION_MS = 15_000;
 
 export async function podMetrics(kube: KubeClients, namespace: string): Promise<PodMetricJson[]> {
   const list = (await kube.custom.listNamespacedCustomObject({
@@ -26,7 +25,7 @@ export async function waitForMetrics(ctx: ConformanceContext, namespace: string)
     signal: ctx.kube.signal,
     what: `PodMetrics for every pod in ${namespace}`,
     timeoutMs: ctx.timeouts.metricsAvailable,
-    intervalMs: 5000,
+    intervalMs: ctx.timeouts.pollInterval,
     read: async () => {
       const pods = (await ctx.kube.core.listNamespacedPod({ namespace })).items
         .filter((p) => p.status?.phase === 'Running')
@@ -65,8 +64,8 @@ export async function collectSamples(
       seen.add(key);
       samples.push(s);
     }
-    if (performance.now() + METRIC_RESOLUTION_MS > end) break;
-    await delay(Math.max(0, METRIC_RESOLUTION_MS - (performance.now() - t0))); // poll-interval: metric resolution
+    if (performance.now() + ctx.timeouts.metricResolution > end) break;
+    await delay(Math.max(0, ctx.timeouts.metricResolution - (performance.now() - t0))); // poll-interval: metric resolution
   }
   log.info(`[${ctx.scope.id}] ${samples.length} samples over ${humanDuration(durationMs)}`);
   return samples;
@@ -81,6 +80,7 @@ export async function waitDeployment(
     signal: ctx.kube.signal,
     what: `deployment ${namespace}/${name} to be rolled out`,
     timeoutMs: ctx.timeouts.podReady,
+    intervalMs: ctx.timeouts.pollInterval,
     read: () => ctx.kube.apps.readNamespacedDeployment({ namespace, name }),
     judge: (d) => ({
       done: isDeploymentAvailable(d) && (d.status?.replicas ?? 0) === (d.spec?.replicas ?? 1),
@@ -122,6 +122,7 @@ export async function rolloutRestart(
     signal: ctx.kube.signal,
     what: `deployment ${namespace}/${name} to finish its rollout restart`,
     timeoutMs: ctx.timeouts.podReady,
+    intervalMs: ctx.timeouts.pollInterval,
     read: async () => ({
       d: await ctx.kube.apps.readNamespacedDeployment({ namespace, name }),
       pods: (await ctx.kube.core.listNamespacedPod({ namespace, labelSelector: `app=${name}` })).items,

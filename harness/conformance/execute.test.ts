@@ -13,6 +13,7 @@ function harness(over: Partial<BodyRun> & Pick<BodyRun, 'body'>) {
   const events: string[] = [];
   const run: BodyRun = {
     budgetMs: 5_000,
+    settleMs: 10_000,
     budgetMessage: 'over budget',
     diagnostics: () => {
       events.push('diagnostics');

@@ -26,10 +26,10 @@ export interface BodyRun {
   /** Vitest's test context signal: aborted when the test run is cancelled (the run's Ctrl-C). */
   cancel?: AbortSignal;
   /**
-   * After an abort, how long the body gets to stop (ms, default 10 s) before diagnostics and
-   * cleanup start anyway; what it still runs is named in the failure.
+   * After an abort, how long the body gets to stop (ms; the table's bodySettle) before
+   * diagnostics and cleanup start anyway; what it still runs is named in the failure.
    */
-  settleMs?: number;
+  settleMs: number;
   /** Collects diagnostics after a failure (before cleanup); returns files written. */
   diagnostics: () => Promise<string[]>;
   /** Undoes what the test created; returns problems. */
@@ -82,13 +82,10 @@ export async function runBody(r: BodyRun): Promise<void> {
     let error = e;
     if (signal.aborted) {
       // Everything in the body honours the signal: give it a moment to stop before cleanup.
-      const stopped = await settleWithin(body, r.settleMs ?? 10_000);
+      const stopped = await settleWithin(body, r.settleMs);
       error = signal.reason instanceof Error ? signal.reason : e;
       if (!stopped)
-        r.note(
-          'warn',
-          `the body was still running ${humanDuration(r.settleMs ?? 10_000)} after it was stopped`,
-        );
+        r.note('warn', `the body was still running ${humanDuration(r.settleMs)} after it was stopped`);
     }
     if (!isSkip(error)) {
       failed = true;

@@ -95,7 +95,7 @@ class Scope implements TestScope {
       }
     }
     const gone = await Promise.allSettled(
-      this.deleting.map((n) => waitNamespaceGone(this.after, n, this.profile.timeouts.namespaceDelete)),
+      this.deleting.map((n) => waitNamespaceGone(this.after, n, this.profile.timeouts)),
     );
     gone.forEach((g, i) => {
       if (g.status === 'rejected')
@@ -137,6 +137,7 @@ export function registerSuite(suite: string, tests: ConformanceTest[]): void {
           let scope: Scope | undefined;
           const budget = testBudget(t, profile.timeouts);
           await runBody({
+            settleMs: profile.timeouts.bodySettle,
             body: (signal) => {
               const kube = makeClients(facts.kubeconfig, facts.context, {
                 userAgent: ua,

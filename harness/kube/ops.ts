@@ -1,4 +1,5 @@
 import type { V1Namespace, V1Pod } from '@kubernetes/client-node';
+import type { TimeoutTable } from '../timeouts.ts';
 import { pollUntil } from '../wait.ts';
 import { createWithRetry, isNotFound, statusOf, withRetry, type KubeClients } from './client.ts';
 import {
@@ -22,11 +23,13 @@ export async function nodeNames(kube: KubeClients): Promise<string[]> {
   return list.items.map((n) => n.metadata?.name ?? '').filter(Boolean);
 }
 
-export async function waitNodesReady(kube: KubeClients, timeoutMs: number): Promise<void> {
+export async function waitNodesReady(kube: KubeClients, t: TimeoutTable): Promise<void> {
+  const timeoutMs = t.nodesReady;
   await pollUntil({
     signal: kube.signal,
     what: 'every node to be Ready',
     timeoutMs,
+    intervalMs: t.pollInterval,
     read: async () => (await kube.core.listNode()).items,
     judge: judgeNodesReady,
   });
@@ -56,9 +59,9 @@ export async function ensureNamespace(
 export async function deleteNamespaceAndWait(
   kube: KubeClients,
   name: string,
-  timeoutMs: number,
+  t: TimeoutTable,
 ): Promise<void> {
-  if (await deleteNamespace(kube, name)) await waitNamespaceGone(kube, name, timeoutMs);
+  if (await deleteNamespace(kube, name)) await waitNamespaceGone(kube, name, t);
 }
 
 /** Starts deleting a namespace; false when it was already gone. */
@@ -72,11 +75,13 @@ export async function deleteNamespace(kube: KubeClients, name: string): Promise<
   }
 }
 
-export async function waitNamespaceGone(kube: KubeClients, name: string, timeoutMs: number): Promise<void> {
+export async function waitNamespaceGone(kube: KubeClients, name: string, t: TimeoutTable): Promise<void> {
+  const timeoutMs = t.namespaceDelete;
   await pollUntil({
     signal: kube.signal,
     what: `namespace ${name} to be gone`,
     timeoutMs,
+    intervalMs: t.pollInterval,
     read: async () => {
       try {
         const ns = await kube.core.readNamespace({ name });
@@ -94,11 +99,11 @@ export async function waitNamespaceGone(kube: KubeClients, name: string, timeout
 export async function deleteNamespacesByLabel(
   kube: KubeClients,
   labelSelector: string,
-  timeoutMs: number,
+  t: TimeoutTable,
 ): Promise<string[]> {
   const list = await withRetry('list namespaces', () => kube.core.listNamespace({ labelSelector }));
   const names = list.items.map((n) => n.metadata?.name ?? '').filter(Boolean);
-  await Promise.all(names.map((n) => deleteNamespaceAndWait(kube, n, timeoutMs)));
+  await Promise.all(names.map((n) => deleteNamespaceAndWait(kube, n, t)));
   return names;
 }
 
@@ -126,11 +131,13 @@ export const ISTIO_OBJECTS = {
 } as const;
 
 /** Waits for istiod Available and both DaemonSets rolled out; fails fast on crash-looping pods. */
-export async function waitIstioReady(kube: KubeClients, namespace: string, timeoutMs: number): Promise<void> {
+export async function waitIstioReady(kube: KubeClients, namespace: string, t: TimeoutTable): Promise<void> {
+  const timeoutMs = t.podReady;
   await pollUntil({
     signal: kube.signal,
     what: `istiod, istio-cni-node and ztunnel to be Ready in ${namespace}`,
     timeoutMs,
+    intervalMs: t.pollInterval,
     read: async () => {
       const [deploy, cni, zt, pods] = await Promise.all([
         kube.apps.readNamespacedDeployment({ namespace, name: ISTIO_OBJECTS.istiod.name }),
@@ -160,12 +167,13 @@ export async function waitIstioReady(kube: KubeClients, namespace: string, timeo
 export async function waitApiServiceAvailable(
   kube: KubeClients,
   name: string,
-  timeoutMs: number,
+  t: TimeoutTable,
 ): Promise<void> {
   await pollUntil({
     signal: kube.signal,
     what: `APIService ${name} to be Available`,
-    timeoutMs,
+    timeoutMs: t.metricsAvailable,
+    intervalMs: t.pollInterval,
     read: () => kube.apireg.readAPIService({ name }),
     judge: (svc) => {
       const c = svc.status?.conditions?.find((x) => x.type === 'Available');

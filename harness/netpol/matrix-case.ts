@@ -108,6 +108,7 @@ export async function waitPodsReady(
     signal: ctx.kube.signal,
     what: `${refs.length} probe pod(s) Ready${refs.some((r) => r.meshed) ? ' and captured by istio-cni' : ''}`,
     timeoutMs: ctx.timeouts.podReady,
+    intervalMs: ctx.timeouts.pollInterval,
     read: () =>
       Promise.all(refs.map((r) => ctx.kube.core.readNamespacedPod({ namespace: r.namespace, name: r.name }))),
     judge: (pods) => {

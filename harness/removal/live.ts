@@ -74,6 +74,7 @@ export async function unenroll(
     signal: ctx.kube.signal,
     what: `istio-cni to remove ${REDIRECTION} from every pod of ${namespaces.join(', ')}`,
     timeoutMs: ctx.timeouts.podReady,
+    intervalMs: ctx.timeouts.pollInterval,
     read: async () =>
       (await podsWithRedirection(ctx.kube)).filter((p) => namespaces.some((n) => p.startsWith(`${n}/`))),
     judge: (left) => ({ done: left.length === 0, seen: left.join(', ') || 'none' }),

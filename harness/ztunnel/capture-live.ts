@@ -65,7 +65,7 @@ export async function startCapture(
     signal: ctx.kube.signal,
     what: `tcpdump in ${namespace}/${pod} to be listening`,
     timeoutMs: ctx.timeouts.exec,
-    intervalMs: 500,
+    intervalMs: ctx.timeouts.pollInterval,
     read: async () => (await run('cat /tmp/cap.err 2>/dev/null')).stdout,
     judge: (err) => ({
       done: err.includes('listening on'),
@@ -80,7 +80,7 @@ export async function startCapture(
         signal: ctx.kube.signal,
         what: 'tcpdump to exit and flush its output',
         timeoutMs: ctx.timeouts.exec,
-        intervalMs: 500,
+        intervalMs: ctx.timeouts.pollInterval,
         read: async () => (await run('cat /tmp/cap.err')).stdout,
         judge: (err) => ({ done: /packets captured/.test(err), seen: err.trim().split('\n').at(-1) ?? '' }),
       });

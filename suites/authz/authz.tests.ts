@@ -82,6 +82,7 @@ export const authzTests = defineSuite('authz', [
         signal: kube.signal,
         what: `destination ztunnel ${zt} to log the policy rejection of ${srcIp}`,
         timeoutMs: timeouts.ztunnelProgrammed,
+        intervalMs: timeouts.pollInterval,
         read: async () =>
           connectionsBetween(await accessLogOf(kube, facts.istioNamespace, zt, 900), srcIp, server?.ip ?? ''),
         judge: (l) => ({

@@ -26,7 +26,7 @@ import { CLIENT_CONTAINER, pauseDeployment } from '../../harness/workloads.ts';
 
 /** ztunnel memory over all nodes: each instance's median over a few scrapes, summed. */
 async function ztunnelMemory(ctx: ConformanceContext): Promise<number> {
-  const samples = await collectSamples(ctx, ctx.facts.istioNamespace, 30_000);
+  const samples = await collectSamples(ctx, ctx.facts.istioNamespace, ctx.timeouts.memoryWindow);
   return summarize(samples).get('ztunnel')?.memoryTotal ?? 0;
 }
 
@@ -115,6 +115,7 @@ export const budgetTests = defineSuite('budget', [
         signal: kube.signal,
         what: `pod ${ns}/declared to be captured by istio-cni`,
         timeoutMs: ctx.timeouts.podReady,
+        intervalMs: ctx.timeouts.pollInterval,
         read: () => kube.core.readNamespacedPod({ namespace: ns, name: 'declared' }),
         judge: (p) => ({
           done:

@@ -60,6 +60,7 @@ export const installTests = defineSuite('install', [
         signal: kube.signal,
         what: `istiod Ready and one Ready istio-cni-node and ztunnel pod on each of ${nodes.length} nodes (ztunnel: ${ztNodes.length})`,
         timeoutMs: timeouts.podReady,
+        intervalMs: timeouts.pollInterval,
         read: async () => ({
           istiod: await listPods(kube, ns, ISTIO_OBJECTS.istiod.selector),
           cni: await listPods(kube, ns, ISTIO_OBJECTS.cni.selector),
@@ -140,6 +141,7 @@ export const installTests = defineSuite('install', [
         signal: kube.signal,
         what: `pod ${ns}/probe-server to be Ready and annotated ambient.istio.io/redirection=enabled`,
         timeoutMs: timeouts.podReady,
+        intervalMs: timeouts.pollInterval,
         read: () => kube.core.readNamespacedPod({ namespace: ns, name: 'probe-server' }),
         judge: (p) => {
           const a = p.metadata?.annotations?.['ambient.istio.io/redirection'];

@@ -74,6 +74,7 @@ export const mtlsTests = defineSuite('mtls', [
         signal: kube.signal,
         what: 'every ztunnel to list the probe pods with the right protocol, and each meshed pod Up on its node',
         timeoutMs: timeouts.ztunnelProgrammed,
+        intervalMs: timeouts.pollInterval,
         read: async () => {
           const dumps = new Map(
             await Promise.all(
@@ -183,6 +184,7 @@ export const mtlsTests = defineSuite('mtls', [
             signal: kube.signal,
             what: `the ${side} ztunnel (${zt}) to log the ${direction} connection ${ips[0]} -> ${ips[1]}`,
             timeoutMs: timeouts.ztunnelProgrammed,
+            intervalMs: timeouts.pollInterval,
             read: async () =>
               connectionsBetween(
                 await accessLogOf(kube, facts.istioNamespace, zt, 600),
@@ -347,6 +349,7 @@ export const mtlsTests = defineSuite('mtls', [
         signal: kube.signal,
         what: 'each node’s ztunnel to hold an Available, valid certificate for each meshed pod’s identity',
         timeoutMs: timeouts.ztunnelProgrammed,
+        intervalMs: timeouts.pollInterval,
         read: async () => {
           const out: string[] = [];
           for (const p of pods) {

@@ -163,6 +163,7 @@ export const netpolTests = defineSuite('netpol', [
         signal: kube.signal,
         what: `ztunnel on ${node} to log "${needle}"`,
         timeoutMs: ctx.timeouts.dataplaneConvergence,
+        intervalMs: ctx.timeouts.pollInterval,
         read: () =>
           kube.core.readNamespacedPodLog({
             namespace: facts.istioNamespace,
@@ -314,6 +315,7 @@ export const netpolTests = defineSuite('netpol', [
         signal: kube.signal,
         what: `pod ${ns}/probed to become Ready under default-deny`,
         timeoutMs: ctx.timeouts.podReady,
+        intervalMs: ctx.timeouts.pollInterval,
         read: () => kube.core.readNamespacedPod({ namespace: ns, name: 'probed' }),
         judge: (p) => ({
           done: p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
@@ -324,7 +326,8 @@ export const netpolTests = defineSuite('netpol', [
       await holdsFor({
         signal: kube.signal,
         what: `pod ${ns}/probed staying Ready without restarts`,
-        durationMs: 30_000,
+        durationMs: ctx.timeouts.readyHold,
+        intervalMs: ctx.timeouts.pollInterval,
         read: () => kube.core.readNamespacedPod({ namespace: ns, name: 'probed' }),
         judge: (p) => {
           const restarts = (p.status?.containerStatuses ?? []).reduce((n, c) => n + (c.restartCount ?? 0), 0);

@@ -104,6 +104,7 @@ export const removalTests = defineSuite('removal', [
           signal: ctx.kube.signal,
           what: `${stage}: the server pod to be ${wantProtocol} in ztunnel with redirection=${wantAnnotation ?? '(absent)'}`,
           timeoutMs: ctx.timeouts.ztunnelProgrammed,
+          intervalMs: ctx.timeouts.pollInterval,
           read: async () => {
             const p = await server();
             const name = p?.metadata?.name ?? '';
@@ -168,7 +169,7 @@ export const removalTests = defineSuite('removal', [
               createNamespace: false,
               upgrade: true,
             }).command,
-            { timeoutMs: timeouts.helmInstall + 30_000 },
+            { timeoutMs: timeouts.helmInstall + timeouts.commandGrace },
           );
           if (again.exitCode !== 0) throw new Error(`reinstalling ${r.name} failed: ${again.stderr.trim()}`);
         }
@@ -176,7 +177,7 @@ export const removalTests = defineSuite('removal', [
       for (const r of [...dataPlane].reverse()) {
         const un = await run(
           uninstallArgv(helm, r.name, facts.istioNamespace, timeouts.helmUninstall, target),
-          { timeoutMs: timeouts.helmUninstall + 30_000, signal: ctx.kube.signal },
+          { timeoutMs: timeouts.helmUninstall + timeouts.commandGrace, signal: ctx.kube.signal },
         );
         expect(un.exitCode, un.stderr).toBe(0);
       }
@@ -244,18 +245,21 @@ export const removalTests = defineSuite('removal', [
           timeouts.helmUninstall,
           target,
         );
-        const res = await run(argv, { timeoutMs: timeouts.helmUninstall + 30_000, signal: kube.signal });
+        const res = await run(argv, {
+          timeoutMs: timeouts.helmUninstall + timeouts.commandGrace,
+          signal: kube.signal,
+        });
         scope.log(`helm uninstall ${r.name}: exit ${res.exitCode}`);
         expect(res.exitCode, `${argv.join(' ')}\n${res.stderr}`).toBe(0);
       }
-      await deleteNamespaceAndWait(kube, facts.istioNamespace, timeouts.namespaceDelete);
+      await deleteNamespaceAndWait(kube, facts.istioNamespace, timeouts);
 
       let inconclusive: string[] = [];
       const problems = await pollUntil({
         signal: kube.signal,
         what: 'the cluster and every node to be free of Istio (istio-cni cleans up its CNI entry and host rules as it shuts down)',
         timeoutMs: timeouts.podReady,
-        intervalMs: 5000,
+        intervalMs: timeouts.pollInterval,
         read: async () => {
           const left = (await inventory(kube, facts.istioNamespace))
             .filter((l) => !['CustomResourceDefinition', 'ConfigMap'].includes(l.kind))

@@ -10,6 +10,7 @@ test('a body that skips at run time', async ({ skip }) => {
     await runBody({
       body: () => Promise.resolve(skip('this cluster cannot judge the claim')),
       budgetMs: 5_000,
+      settleMs: 10_000,
       budgetMessage: 'over budget',
       diagnostics: () => {
         events.push('diagnostics');
