@@ -70,6 +70,20 @@ describe('probe script with real curl', () => {
     expect(results[3]?.elapsedMs).toBeGreaterThanOrEqual(1500);
   });
 
+  it('takes the time from curl’s own report, so a 10 s ztunnel close is recognised without waiting 10 s', () => {
+    // The shape of real curl 7.88's output for a reset after 10 s: its error line, then the
+    // write-out "000 <seconds>" (seen above against the resetting server, which reports ~0 s).
+    const out = Buffer.from('curl: (56) Recv failure: Connection reset by peer\n000 10.004211\n').toString(
+      'base64',
+    );
+    const [r] = parseProbeOutput(`PROBE m1 rc=56 out=${out}\n`, ['m1']);
+    expect(r).toMatchObject({ class: 'timeout', exitCode: 56, elapsedMs: 10004.211 });
+    const fast = Buffer.from('curl: (56) Recv failure: Connection reset by peer\n000 0.002100\n').toString(
+      'base64',
+    );
+    expect(parseProbeOutput(`PROBE m2 rc=56 out=${fast}\n`, ['m2'])[0]).toMatchObject({ class: 'reset' });
+  });
+
   it('a probe missing from the output is reported, not invented', () => {
     expect(parseProbeOutput('garbage\n', ['x'])[0]).toMatchObject({
       class: 'other',
@@ -84,7 +98,7 @@ describe('probe script with real curl', () => {
 
   it('gives a copy-paste reproduction', () => {
     expect(reproCommand('netpol-02-ab1', 'client', 'client', { id: 'x', ip: '10.244.1.7', port: 80 })).toBe(
-      "kubectl exec -n netpol-02-ab1 client -c client -- curl -sS --fail-early --connect-timeout 5 --max-time 12 -w '\\n%{http_code}\\n' http://10.244.1.7:80/hostname http://10.244.1.7:80/clientip",
+      "kubectl exec -n netpol-02-ab1 client -c client -- curl -sS --fail-early --connect-timeout 5 --max-time 12 -w '\\n%{http_code} %{time_total}\\n' http://10.244.1.7:80/hostname http://10.244.1.7:80/clientip",
     );
   });
 });

@@ -3,8 +3,10 @@ import { classify, type ProbeResult } from './outcome.ts';
 
 /**
  * One exec per client pod runs all of that client's probes concurrently and prints one line per
- * probe. The script needs only /bin/sh, curl, base64 and /proc/uptime (all in agnhost's alpine
- * image). Each probe asks the netexec server for /hostname and /clientip over one connection.
+ * probe. The script needs only /bin/sh, curl and base64 (all in agnhost's alpine image). Each
+ * probe asks the netexec server for /hostname and /clientip over one connection. How long a probe
+ * took is what curl reports (`-w %{time_total}` after each transfer, failed ones included), not a
+ * clock the script reads, so a simulated cluster can report a 10 s timeout without waiting for it.
  */
 export interface ProbeSpec {
   id: string;
@@ -25,6 +27,9 @@ function hostPort(ip: string, port: number): string {
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
 
+/** `-w`: after each transfer (failed ones too) a line "<http_code> <time_total seconds>". */
+const WRITE_OUT = '\\n%{http_code} %{time_total}\\n';
+
 export function curlArgs(spec: ProbeSpec, t: ProbeTimeouts): string[] {
   const base = `http://${hostPort(spec.ip, spec.port)}`;
   return [
@@ -36,7 +41,7 @@ export function curlArgs(spec: ProbeSpec, t: ProbeTimeouts): string[] {
     '--max-time',
     String(t.maxSeconds),
     '-w',
-    '\\n%{http_code}\\n',
+    WRITE_OUT,
     `${base}/hostname`,
     `${base}/clientip`,
   ];
@@ -48,12 +53,10 @@ export function buildProbeScript(specs: ProbeSpec[], t: ProbeTimeouts = DEFAULT_
       throw new Error(`unsafe probe spec ${JSON.stringify(s)}`);
   const lines = [
     'p() {',
-    '  t0=$(cut -d" " -f1 /proc/uptime)',
     // --fail-early: a failed first request ends the probe, so a dropped cell costs one timeout, not two.
-    `  out=$(curl -sS --fail-early --connect-timeout ${t.connectSeconds} --max-time ${t.maxSeconds} -w '\\n%{http_code}\\n' "http://$2/hostname" "http://$2/clientip" 2>&1)`,
+    `  out=$(curl -sS --fail-early --connect-timeout ${t.connectSeconds} --max-time ${t.maxSeconds} -w '${WRITE_OUT}' "http://$2/hostname" "http://$2/clientip" 2>&1)`,
     '  rc=$?',
-    '  t1=$(cut -d" " -f1 /proc/uptime)',
-    '  printf "PROBE %s rc=%s t0=%s t1=%s out=%s\\n" "$1" "$rc" "$t0" "$t1" "$(printf "%s" "$out" | base64 | tr -d "\\n")"',
+    '  printf "PROBE %s rc=%s out=%s\\n" "$1" "$rc" "$(printf "%s" "$out" | base64 | tr -d "\\n")"',
     '}',
     ...specs.map((s) => `p ${s.id} ${hostPort(s.ip, s.port)} &`),
     'wait',
@@ -61,7 +64,9 @@ export function buildProbeScript(specs: ProbeSpec[], t: ProbeTimeouts = DEFAULT_
   return lines.join('\n');
 }
 
-const LINE = /^PROBE (\S+) rc=(\d+) t0=([\d.]+) t1=([\d.]+) out=(\S*)$/;
+const LINE = /^PROBE (\S+) rc=(\d+) out=(\S*)$/;
+/** curl's write-out after each transfer: the HTTP code (000 when none) and the transfer's seconds. */
+const WRITE_OUT_LINE = /^(\d{3}) (\d+(?:\.\d+)?)$/;
 
 /**
  * Parses the script's output. curl prints "<body>\n<code>\n" per URL (-w), or its error text
@@ -72,13 +77,26 @@ export function parseProbeOutput(stdout: string, ids: string[]): ProbeResult[] {
   for (const line of stdout.split('\n')) {
     const m = LINE.exec(line.trim());
     if (!m) continue;
-    const [, id = '', rc, t0, t1, b64 = ''] = m;
+    const [, id = '', rc, b64 = ''] = m;
     const out = Buffer.from(b64, 'base64').toString('utf8');
     const exitCode = Number(rc);
-    const elapsedMs = Math.max(0, (Number(t1) - Number(t0)) * 1000);
-    const parts = out.split('\n');
-    // [hostname, code, clientip, code] on success
-    const codes = parts.filter((_, i) => i % 2 === 1).map(Number);
+    // Per transfer: the body (or curl's error line) and then a write-out line.
+    const lines = out.split('\n');
+    const bodies: string[] = [];
+    const codes: number[] = [];
+    let elapsedMs = 0;
+    let body: string[] = [];
+    for (const l of lines) {
+      const w = WRITE_OUT_LINE.exec(l.trim());
+      if (!w) {
+        body.push(l);
+        continue;
+      }
+      codes.push(Number(w[1]));
+      elapsedMs += Number(w[2]) * 1000;
+      bodies.push(body.filter((x) => x.trim() !== '' && !x.startsWith('curl:')).join('\n'));
+      body = [];
+    }
     const httpCode = codes.at(-1) ?? 0;
     const c = classify(exitCode, Number.isFinite(httpCode) ? httpCode : 0, elapsedMs);
     const result: ProbeResult = {
@@ -90,8 +108,8 @@ export function parseProbeOutput(stdout: string, ids: string[]): ProbeResult[] {
       detail: c.detail,
     };
     if (c.class === 'connected') {
-      result.answeredBy = parts[0]?.trim();
-      const ipPort = parts[2]?.trim() ?? '';
+      result.answeredBy = bodies[0]?.trim();
+      const ipPort = bodies[1]?.trim() ?? '';
       result.clientIp = ipPort.startsWith('[')
         ? ipPort.slice(1, ipPort.indexOf(']'))
         : ipPort.replace(/:\d+$/, '');
