@@ -125,7 +125,7 @@ export async function settleWithin(p: Promise<unknown> | undefined, ms: number):
 }
 
 /** The interval between two polls (never a fixed sleep standing for a condition); cancellable. */
-async function pause(ms: number, signal: AbortSignal | undefined, what: string): Promise<void> {
+export async function pause(ms: number, signal: AbortSignal | undefined, what: string): Promise<void> {
   try {
     await delay(ms, undefined, signal ? { signal } : {}); // poll-interval
   } catch (e) {

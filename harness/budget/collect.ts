@@ -1,10 +1,9 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import type { ConformanceContext } from '../conformance/define.ts';
 import type { KubeClients } from '../kube/client.ts';
 import { isDeploymentAvailable } from '../kube/health.ts';
 import { log } from '../progress.ts';
 import { humanDuration } from '../timeouts.ts';
-import { pollUntil } from '../wait.ts';
+import { pause, pollUntil } from '../wait.ts';
 import { toSamples, type PodMetricJson, type Sample } from './measure.ts';
 
 /** metrics-server's resolution in the pinned chart (--metric-resolution=15s): sampling faster only repeats values. */
@@ -65,7 +64,12 @@ export async function collectSamples(
       samples.push(s);
     }
     if (performance.now() + ctx.timeouts.metricResolution > end) break;
-    await delay(Math.max(0, ctx.timeouts.metricResolution - (performance.now() - t0))); // poll-interval: metric resolution
+    // The pacing is metrics-server's resolution; a Ctrl-C stops it like any wait.
+    await pause(
+      Math.max(0, ctx.timeouts.metricResolution - (performance.now() - t0)),
+      ctx.kube.signal,
+      `the next PodMetrics scrape of ${namespace}`,
+    );
   }
   log.info(`[${ctx.scope.id}] ${samples.length} samples over ${humanDuration(durationMs)}`);
   return samples;
