@@ -65,3 +65,18 @@ describe('settleWithin', () => {
     expect(Date.now() - t0).toBeLessThan(2000);
   });
 });
+
+describe('the poll interval', () => {
+  it('must be a positive number (from the timeout table): a missing one fails at once instead of spinning', async () => {
+    const o = {
+      what: 'x',
+      timeoutMs: 1000,
+      read: () => Promise.resolve(1),
+      judge: () => ({ done: false, seen: '1' }),
+    };
+    await expect(pollUntil({ ...o, intervalMs: undefined as unknown as number })).rejects.toThrow(
+      'waiting for x: intervalMs must be a positive number of ms from the timeout table, got undefined',
+    );
+    await expect(pollUntil({ ...o, intervalMs: 0 })).rejects.toThrow('got 0');
+  });
+});

@@ -36,7 +36,7 @@ export interface PollOptions<T> {
  * become impossible. Read errors are remembered as "last seen" and polling continues.
  */
 export async function pollUntil<T>(o: PollOptions<T>): Promise<T> {
-  const interval = o.intervalMs;
+  const interval = checkedInterval(o.intervalMs, o.what);
   const deadline = performance.now() + o.timeoutMs;
   let lastSeen = 'nothing yet';
   for (;;) {
@@ -86,7 +86,7 @@ async function withEvidence(seen: string, evidence?: () => Promise<string>): Pro
 export async function holdsFor<T>(
   o: Omit<PollOptions<T>, 'timeoutMs'> & { durationMs: number },
 ): Promise<void> {
-  const interval = o.intervalMs;
+  const interval = checkedInterval(o.intervalMs, o.what);
   const end = performance.now() + o.durationMs;
   for (;;) {
     throwIfInterrupted(o.signal, `checking that ${o.what} holds`);
@@ -122,6 +122,15 @@ export async function settleWithin(p: Promise<unknown> | undefined, ms: number):
   ]);
   if (onDeadline) deadline.removeEventListener('abort', onDeadline);
   return settled;
+}
+
+/** A poll interval that is not a positive number would spin or never end: a programming error. */
+function checkedInterval(ms: number, what: string): number {
+  if (!(Number.isFinite(ms) && ms > 0))
+    throw new Error(
+      `waiting for ${what}: intervalMs must be a positive number of ms from the timeout table, got ${String(ms)}`,
+    );
+  return ms;
 }
 
 /** The interval between two polls (never a fixed sleep standing for a condition); cancellable. */
