@@ -136,7 +136,9 @@ describe('un-enrolling', () => {
         },
       },
     };
-    const ctx = { kube, timeouts: { podReady: 300, pollInterval: 20 } } as unknown as Parameters<typeof unenroll>[0];
+    const ctx = { kube, timeouts: { podReady: 300, pollInterval: 20 } } as unknown as Parameters<
+      typeof unenroll
+    >[0];
     return { ctx, calls };
   }
 
