@@ -1,7 +1,7 @@
 import type { ClusterState, NetworkPolicyInfo, PodInfo } from './types.ts';
 
-/** A deterministic pseudo-random generator (mulberry32), so benchmarks are repeatable. */
-function rng(seed: number): () => number {
+/** A deterministic pseudo-random generator (mulberry32), so benchmarks and generated cases are repeatable. */
+export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { objectsToState } from '../../harness/reachability/manifests.ts';
 import { ReachabilityModel } from '../../harness/reachability/model.ts';
+import { rng } from '../../harness/reachability/synthetic.ts';
 import {
   AMBIENT_REDIRECTION,
   decide,
@@ -127,18 +128,6 @@ describe('model and twin dataplane agree', () => {
     expect(all.slice(0, 20)).toEqual([]);
   });
 });
-
-/** mulberry32: a small seeded generator, so a disagreement can be replayed by its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A small cluster: three namespaces (enrolled or not), two pods each with service accounts and
