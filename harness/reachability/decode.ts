@@ -19,6 +19,7 @@ import type {
   PeerAuthenticationInfo,
   PeerAuthMode,
 } from './mesh.ts';
+import { L4_SOURCE_KEYS } from './mesh.ts';
 import type {
   ContainerPort,
   IPBlock,
@@ -1033,16 +1034,7 @@ const OPERATION_FIELDS = [
  * handleRule: ipBlocks, namespaces, serviceAccounts and principals (and their not-forms) become
  * ztunnel matches; httpSources lists remoteIpBlocks and requestPrincipals as L7.
  */
-const L4_SOURCE: readonly string[] = [
-  'principals',
-  'notPrincipals',
-  'namespaces',
-  'notNamespaces',
-  'ipBlocks',
-  'notIpBlocks',
-  'serviceAccounts',
-  'notServiceAccounts',
-];
+const L4_SOURCE: readonly string[] = L4_SOURCE_KEYS;
 const L4_OPERATION: readonly string[] = ['ports', 'notPorts'];
 
 const GROUP = /^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;

@@ -216,7 +216,8 @@ function matchCondition(
   return true;
 }
 
-const L4_SOURCE_KEYS = [
+/** The source fields ztunnel judges at L4 (istiod's handleRule); the others need a waypoint. */
+export const L4_SOURCE_KEYS = [
   'principals',
   'notPrincipals',
   'namespaces',

@@ -1,3 +1,4 @@
+import { kubeconfigFor } from '../helpers/fake-apiserver.ts';
 import { chmodSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -878,27 +879,5 @@ function discovery(store: TwinStore, r: Exclude<Route, { kind: 'resource' }>, ho
   }
 }
 
-/**
- * A kubeconfig for `url` with one context, cluster and user named `context` (a bearer token the twin
- * ignores). client-node refuses plain HTTP unless the cluster says insecure-skip-tls-verify.
- */
-export function kubeconfigFor(url: string, context: string): string {
-  return `apiVersion: v1
-kind: Config
-clusters:
-- name: ${context}
-  cluster:
-    server: ${url}
-    insecure-skip-tls-verify: true
-contexts:
-- name: ${context}
-  context:
-    cluster: ${context}
-    user: ${context}
-current-context: ${context}
-users:
-- name: ${context}
-  user:
-    token: twin-token
-`;
-}
+/** A kubeconfig for `url` (one context, cluster and user named `context`; a token the twin ignores). */
+export { kubeconfigFor };
