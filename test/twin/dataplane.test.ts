@@ -831,3 +831,36 @@ describe('istiod conversions match istio golden files', () => {
     });
   });
 });
+
+describe('enrolled pods on a node without ztunnel (uninstalled from under them)', () => {
+  // client and other run on kind-worker, server on kind-worker2.
+  const objects = (ztunnelNodes: string[]) => ({ ...cluster(), ztunnelNodes });
+  const REFUSED = { outcome: 'refused', curlExit: 7, seconds: 0 };
+
+  it('an enrolled source with no ztunnel on its node meets nothing on 15001: refused', () => {
+    expect(decide(objects(['kind-worker2']), { from: client, toIp: IP.server, port: 8080 })).toMatchObject(
+      REFUSED,
+    );
+    expect(decide(objects(['kind-worker2']), { from: client, toIp: IP.web, port: 8080 })).toMatchObject(
+      REFUSED,
+    );
+  });
+
+  it('a plaintext client meets nothing on the destination’s 15006: refused', () => {
+    expect(decide(objects(['kind-worker']), { from: legacy, toIp: IP.server, port: 8080 })).toMatchObject(
+      REFUSED,
+    );
+  });
+
+  it('an HBONE client finds the destination’s 15008 closed: its ztunnel drops curl’s stream', () => {
+    expect(decide(objects(['kind-worker']), { from: client, toIp: IP.server, port: 8080 })).toMatchObject(
+      RESET,
+    );
+  });
+
+  it('with ztunnel on every node nothing changes', () => {
+    expect(
+      decide(objects(['kind-worker', 'kind-worker2']), { from: client, toIp: IP.server, port: 8080 }),
+    ).toMatchObject(CONNECTED);
+  });
+});

@@ -151,6 +151,11 @@ export interface TwinObjects {
   authorizationPolicies: AuthorizationPolicy[];
   /** meshConfig.rootNamespace; istio-system for the Helm charts */
   rootNamespace: string;
+  /**
+   * Nodes where a ztunnel pod runs and is Ready. Undefined: every node (the dataplane's tests and
+   * the differential test, which compare policy, not component health).
+   */
+  ztunnelNodes?: string[];
 }
 
 export interface Connection {
@@ -298,6 +303,18 @@ export function isEnrolled(p: Pod): boolean {
  */
 function isPending(p: Pod): boolean {
   return p.metadata.annotations?.[AMBIENT_REDIRECTION] === 'pending';
+}
+
+/**
+ * Redirected, but no ztunnel listens in the pod's netns: the annotation is `pending`, or the pod is
+ * enrolled on a node where no ztunnel runs (it was never there, or was uninstalled from under
+ * enrolled pods: istio-cni's in-pod rules stay, ztunnel's in-pod listeners went with its process,
+ * zt@1.28.3 src/inpod/statemanager.rs). Outbound meets nothing on 15001, inbound nothing on 15006.
+ */
+function unserved(objects: TwinObjects, p: Pod): boolean {
+  if (isPending(p)) return true;
+  if (!isEnrolled(p) || objects.ztunnelNodes === undefined) return false;
+  return !objects.ztunnelNodes.includes(p.spec?.nodeName ?? '');
 }
 
 /** One entry of the cni chart's ambient.enablementSelectors. */
@@ -1108,8 +1125,10 @@ export function decide(objects: TwinObjects, c: Connection, curl: CurlOptions = 
       : { outcome: 'timeout', curlExit: 28, seconds: curl.maxTime, ...base, why };
 
   // A pending source: its outbound is redirected to 15001 in its own netns, where no ztunnel listens yet.
-  if (isPending(src))
-    return refused(`source ${c.from.namespace}/${c.from.name} is pending: nothing on 15001`);
+  if (unserved(objects, src))
+    return refused(
+      `source ${c.from.namespace}/${c.from.name} is redirected but no ztunnel serves it: nothing on 15001`,
+    );
 
   const np = networkPolicyAllows(objects, { pod: src, ip: srcIp }, { pod: npDst, ip: c.toIp }, judgedPort);
 
@@ -1117,8 +1136,8 @@ export function decide(objects: TwinObjects, c: Connection, curl: CurlOptions = 
     // Plaintext from the source pod's own socket: NetworkPolicy judges the app port on the node.
     if (!np.allowed) return curlTimeout(`NetworkPolicy dropped plaintext SYN (${np.why})`);
     if (!dst) return curlTimeout(`no pod has IP ${c.toIp}`);
-    if (!dst.spec?.hostNetwork && isPending(dst)) {
-      return refused(`${dstName} is pending: redirected to 15006 where nothing listens`);
+    if (!dst.spec?.hostNetwork && unserved(objects, dst)) {
+      return refused(`${dstName} is redirected but no ztunnel serves it: nothing listens on 15006`);
     }
     if (dstEnrolled) {
       // In the destination netns every TCP port but 15008 is REDIRECTed to ztunnel's 15006 (istio@1.28.3
@@ -1142,13 +1161,17 @@ export function decide(objects: TwinObjects, c: Connection, curl: CurlOptions = 
   if (!dst) return ztunnelTimeout(`ztunnel passthrough: no pod has IP ${c.toIp}`);
   if (!hbone) {
     // outbound.rs proxy_to_tcp: passthrough to a non-mesh destination; a refused upstream drops curl's stream.
-    if (!dst.spec?.hostNetwork && isPending(dst)) return reset(`${dstName} is pending: nothing on 15006`);
+    if (!dst.spec?.hostNetwork && unserved(objects, dst))
+      return reset(`${dstName} is redirected but no ztunnel serves it: nothing on 15006`);
     if (!listensOn(dst, c.port)) return reset(`ztunnel passthrough: ${dstName}:${c.port} refused`);
     return connected(`ztunnel passthrough (TCP) to ${dstName}:${c.port}`);
   }
   if (!dstEnrolled) {
     return connected(`HBONE to native tunnel endpoint ${dstName} (its own proxy's policy is out of scope)`);
   }
+  // No ztunnel in the destination's netns: its 15008 is closed, the source ztunnel's connect is refused
+  // and it drops curl's stream.
+  if (unserved(objects, dst)) return reset(`HBONE connect to ${dstName}:15008 refused: no ztunnel serves it`);
   // inbound.rs serve_connect: assert_rbac first (401 on denial), then connect to the app (503 on failure); the
   // source's h2 client turns a non-200 into Error::HttpStatus (src/proxy/h2/client.rs) and drops curl's stream.
   const rbac = ztunnelAuthorize(objects, dst, {
