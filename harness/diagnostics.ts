@@ -22,6 +22,8 @@ export interface DiagnosticsRequest {
   /** The test's own namespaces. */
   namespaces: string[];
   deadlineMs: number;
+  /** Bound of one port-forward read (the timeout table's exec), within deadlineMs. */
+  execTimeoutMs: number;
   tailLines?: number;
 }
 
@@ -139,7 +141,7 @@ export async function collectDiagnostics(kube: KubeClients, req: DiagnosticsRequ
           name,
           15000,
           '/config_dump',
-          Math.min(left(), 20_000),
+          Math.min(left(), req.execTimeoutMs),
         );
         const rel = `ztunnel/${name}.config_dump.json`;
         write(req.dir, rel, body);

@@ -95,7 +95,9 @@ export class Orchestrator {
   private async exec(step: Step, cleanup = false): Promise<ExecResult> {
     if (!step.command) throw new Error(`step ${step.id} has no command`);
     this.writeFiles(step);
-    const timeoutMs = step.timeout ? this.input.profile.timeouts[step.timeout] : 60_000;
+    // Every command step names its timeout (plan.test.ts checks the plan); none waits on a literal.
+    if (!step.timeout) throw new Error(`step ${step.id} runs a command without a timeout key`);
+    const timeoutMs = this.input.profile.timeouts[step.timeout];
     const signal = cleanup ? this.cleanupSignal : this.signal;
     // helm's own --timeout bounds each operation; give the process a little more before killing it.
     const r = await run(step.command, {

@@ -50,6 +50,18 @@ const installs = (p: ReturnType<typeof plan>) => p.steps.filter((s) => s.id.star
 describe('plan for a fresh kind cluster', () => {
   const p = plan();
 
+  it('bounds every command it runs with a key of the timeout table (the orchestrator has no default)', () => {
+    const variants = [
+      p,
+      plan({ reuse: true, clusterName: 'ambient-conformance-x' }),
+      plan({}, 3),
+      plan({ keep: true }),
+    ];
+    for (const v of variants)
+      for (const s of v.steps.filter((x) => x.command))
+        expect(s.timeout, `${s.id} has no timeout key`).toBeDefined();
+  });
+
   it('runs preflight first, then the cluster, the four helm installs in wave order, tests, reports, cleanup', () => {
     expect(p.steps.map((s) => s.id)).toEqual([
       'preflight',

@@ -174,6 +174,7 @@ export function registerSuite(suite: string, tests: ConformanceTest[]): void {
                   istioNamespace: facts.istioNamespace,
                   namespaces: scope?.namespaces ?? [],
                   deadlineMs: profile.timeouts.diagnostics,
+                  execTimeoutMs: profile.timeouts.exec,
                 },
               ),
             cleanup: () => scope?.cleanup() ?? Promise.resolve([]),
