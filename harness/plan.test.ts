@@ -53,7 +53,8 @@ describe('plan for a fresh kind cluster', () => {
   it('bounds every command it runs with a key of the timeout table (the orchestrator has no default)', () => {
     const variants = [
       p,
-      plan({ reuse: true, clusterName: 'ambient-conformance-x' }),
+      plan({ mode: 'kind-reuse', keep: true }),
+      plan({ mode: 'existing' }),
       plan({}, 3),
       plan({ keep: true }),
     ];
