@@ -10,6 +10,7 @@
  *   node --import tsx scripts/twin-inventory.ts                # pinned version + newest patch per minor
  *   node --import tsx scripts/twin-inventory.ts --tags 1.28.3,1.29.6
  *   node --import tsx scripts/twin-inventory.ts --mirror <istio bare repo> --release-builder <bare repo>
+ *   node --import tsx scripts/twin-inventory.ts --only metrics-server   # one chart only (or --only istio)
  *
  * Defaults: --mirror /work/.mirror/istio+istio/repo, --release-builder
  * /work/.mirror/istio+release-builder/repo, --out test/twin/inventory. Without --tags it records
@@ -34,6 +35,14 @@
  *    values and the plan's own --set entries, exactly as harness/plan.ts passes them to helm).
  * 4. summarizeManifests (test/twin/inventory/summarize.ts), validated by schema.ts, formatted with
  *    the repository's prettier config.
+ *
+ * Addon charts (test/twin/inventory/<chart>-<version>.json; ADDON_CHARTS in inventory/index.ts):
+ * metrics-server, from --metrics-server-mirror (default /work/.mirror/kubernetes-sigs+metrics-server/repo)
+ * at the chart's release tag (metrics-server-helm-chart-<version>), folder charts/metrics-server. The
+ * release name, namespace, version and --set entries are those of the plan step addons.metrics-server
+ * (harness/plan.ts builds it with installArgv; inventory/plan-step.ts takes it apart), so nothing is
+ * copied here. No release stamping: chart-releaser publishes the folder as it is at the tag. See
+ * recordAddon.
  */
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -46,24 +55,45 @@ import { ISTIO_MINORS } from '../harness/istio/versions.ts';
 import { valuesFilesFor } from '../harness/plan.ts';
 import { EMBEDDED_PROFILE, loadProfile } from '../harness/profile/load.ts';
 import { REAL_HELM, realHelm } from '../test/helpers/real-helm.ts';
-import { CHART_PATHS, inventoryFileName } from '../test/twin/inventory/index.ts';
-import { Inventory, type ReleaseInventory, type ValuesSet } from '../test/twin/inventory/schema.ts';
+import {
+  ADDON_CHARTS,
+  addonInventoryFileName,
+  CHART_PATHS,
+  inventoryFileName,
+  type AddonChart,
+} from '../test/twin/inventory/index.ts';
+import { plannedHelmInstall } from '../test/twin/inventory/plan-step.ts';
+import {
+  AddonInventory,
+  Inventory,
+  type ObjectSummary,
+  type ReleaseInventory,
+  type ValuesSet,
+} from '../test/twin/inventory/schema.ts';
 import { commonLabels, summarizeManifests, withoutLabels } from '../test/twin/inventory/summarize.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
+/** What a run records: the Istio charts, and each addon chart. */
+const RECORDABLE = ['istio', ...(Object.keys(ADDON_CHARTS) as AddonChart[])] as const;
+
 interface Args {
   mirror: string;
   releaseBuilder: string;
+  /** Bare git mirrors of the addon charts' repositories. */
+  addonMirrors: Record<AddonChart, string>;
   out: string;
   tags?: string[];
+  only: string[];
 }
 
 function parseArgs(argv: string[]): Args {
   const a: Args = {
     mirror: '/work/.mirror/istio+istio/repo',
     releaseBuilder: '/work/.mirror/istio+release-builder/repo',
+    addonMirrors: { 'metrics-server': '/work/.mirror/kubernetes-sigs+metrics-server/repo' },
     out: path.join(ROOT, 'test', 'twin', 'inventory'),
+    only: [...RECORDABLE],
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
@@ -71,9 +101,14 @@ function parseArgs(argv: string[]): Args {
     if (value === undefined) throw new Error(`${flag}: a value is needed`);
     if (flag === '--mirror') a.mirror = value;
     else if (flag === '--release-builder') a.releaseBuilder = value;
+    else if (flag === '--metrics-server-mirror') a.addonMirrors['metrics-server'] = value;
     else if (flag === '--out') a.out = path.resolve(value);
     else if (flag === '--tags') a.tags = value.split(',').filter(Boolean);
-    else throw new Error(`unknown argument ${flag}`);
+    else if (flag === '--only') {
+      a.only = value.split(',').filter(Boolean);
+      const unknown = a.only.filter((x) => !(RECORDABLE as readonly string[]).includes(x));
+      if (unknown.length) throw new Error(`--only ${unknown.join(',')}: not one of ${RECORDABLE.join(', ')}`);
+    } else throw new Error(`unknown argument ${flag}`);
     i++;
   }
   return a;
@@ -242,21 +277,8 @@ async function formatJson(file: string, value: unknown): Promise<string> {
   return format(JSON.stringify(value), { ...config, filepath: file, parser: 'json' });
 }
 
-async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+async function recordIstio(args: Args, primary: Helm, others: Helm[]): Promise<void> {
   const tags = args.tags ?? (await defaultTags(args.mirror));
-  const pins = [...REAL_HELM].sort((a, b) => b.major - a.major);
-  const helms: Helm[] = [];
-  for (const pin of pins) {
-    const bin = await realHelm(pin);
-    const version = (
-      await execa(bin, ['version', '--short'], { env: helmEnv(os.tmpdir()), extendEnv: false })
-    ).stdout.trim();
-    helms.push({ bin, version });
-  }
-  const [primary, ...others] = helms;
-  if (!primary) throw new Error('no real helm pinned in test/helpers/real-helm.ts');
-  mkdirSync(args.out, { recursive: true });
   console.log(
     `tags: ${tags.join(', ')}; helm ${primary.version} (checked against ${others.map((h) => h.version).join(', ')})`,
   );
@@ -361,6 +383,184 @@ async function main(): Promise<void> {
       rmSync(work, { recursive: true, force: true });
     }
   }
+}
+
+/**
+ * The values helm makes of `--set` entries, from the real binary: a chart with no values whose one
+ * template prints `.Values` as JSON. This is what a release stores as its config.
+ */
+async function helmSetValues(helm: Helm, work: string, set: string[]): Promise<Record<string, unknown>> {
+  const chart = path.join(work, 'values-probe');
+  mkdirSync(path.join(chart, 'templates'), { recursive: true });
+  writeFileSync(path.join(chart, 'Chart.yaml'), 'apiVersion: v2\nname: values-probe\nversion: 0.0.0\n');
+  writeFileSync(path.join(chart, 'templates', 'values.yaml'), '{{ toJson .Values }}\n');
+  const home = mkdtempSync(path.join(os.tmpdir(), 'twin-inventory-helm-'));
+  try {
+    const out = await helmTemplate(helm, home, ['probe', chart, ...set.flatMap((s) => ['--set', s])]);
+    const json = out.split('\n').find((l) => l.startsWith('{'));
+    if (!json) throw new Error(`values probe: no JSON in helm's output:\n${out}`);
+    return JSON.parse(json) as Record<string, unknown>;
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
+/** `<repository>:<tag, or v<appVersion> when empty>`, the metrics-server chart's image helper. */
+function chartImage(
+  values: Record<string, unknown>,
+  defaults: { repository: string; tag: string },
+  app: string,
+) {
+  const image = (values.image ?? {}) as { repository?: unknown; tag?: unknown };
+  const repository = typeof image.repository === 'string' ? image.repository : defaults.repository;
+  const tag = typeof image.tag === 'string' ? image.tag : defaults.tag;
+  return `${repository}:${tag === '' ? `v${app}` : tag}`;
+}
+
+/**
+ * Records an addon chart (metrics-server) as the plan installs it: the plan step's command
+ * (test/twin/inventory/plan-step.ts, built by harness/plan.ts through installArgv) gives the
+ * release, namespace, chart, version and --set entries; the chart comes from the upstream
+ * repository's release tag (`git archive`); `helm template` renders it with exactly those entries.
+ * The chart's image helper is checked against two renders (the plan's values and the defaults) so
+ * the twin can rebuild the image from other image values.
+ */
+async function recordAddon(args: Args, chart: AddonChart, primary: Helm, others: Helm[]): Promise<void> {
+  const spec = ADDON_CHARTS[chart];
+  const planned = plannedHelmInstall(spec.planStep);
+  if (planned.chart !== chart)
+    throw new Error(`${spec.planStep} installs chart ${planned.chart}, not ${chart}`);
+  if (planned.valuesFiles.length)
+    throw new Error(`${spec.planStep} passes values files; only --set entries are recorded`);
+  const tag = spec.tag(planned.version);
+  const mirror = args.addonMirrors[chart];
+  const commit = await git(mirror, ['rev-parse', `${tag}^{commit}`]);
+  const date = await git(mirror, ['log', '-1', '--format=%cI', commit]);
+  const kubeVersion = loadProfile(EMBEDDED_PROFILE).kubernetesVersion;
+  console.log(
+    `${chart} ${planned.version} (${spec.repository} ${tag}); helm ${primary.version} (checked against ${others.map((h) => h.version).join(', ')})`,
+  );
+  const work = mkdtempSync(path.join(os.tmpdir(), 'twin-inventory-'));
+  try {
+    const archive = await execa('git', ['-C', mirror, 'archive', '--format=tar', commit, spec.chartPath], {
+      encoding: 'buffer',
+    });
+    await execa('tar', ['-x', '-C', work], { input: archive.stdout });
+    const chartDir = path.join(work, spec.chartPath);
+    const meta = parseYaml(readFileSync(path.join(chartDir, 'Chart.yaml'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    const chartName = String(meta.name);
+    const chartVersion = String(meta.version);
+    const appVersion = String(meta.appVersion);
+    if (chartName !== chart || chartVersion !== planned.version)
+      throw new Error(
+        `${tag}: Chart.yaml says ${chartName} ${chartVersion}, the plan ${chart} ${planned.version}`,
+      );
+    const defaults = (
+      parseYaml(readFileSync(path.join(chartDir, 'values.yaml'), 'utf8')) as {
+        image: { repository: string; tag: string };
+      }
+    ).image;
+
+    const base = [planned.release, chartDir, '--namespace', planned.namespace, '--kube-version', kubeVersion];
+    const argv = [...base, ...planned.set.flatMap((s) => ['--set', s])];
+    const home = mkdtempSync(path.join(os.tmpdir(), 'twin-inventory-helm-'));
+    const agrees = new Set(others.map((h) => h.version));
+    let objects: ObjectSummary[];
+    let defaultObjects: ObjectSummary[];
+    try {
+      objects = summarizeManifests(await helmTemplate(primary, home, argv));
+      defaultObjects = summarizeManifests(await helmTemplate(primary, home, base));
+      for (const h of others) {
+        const theirs = summarizeManifests(await helmTemplate(h, home, argv));
+        if (JSON.stringify(theirs) !== JSON.stringify(objects)) {
+          agrees.delete(h.version);
+          console.warn(
+            `${chart} ${planned.version}: helm ${h.version} renders different summaries than ${primary.version}`,
+          );
+        }
+      }
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+    const values = await helmSetValues(primary, work, planned.set);
+
+    // The image: one workload container carries the chart's image, in both renders.
+    const imageOf = (objs: ObjectSummary[], want: string) =>
+      objs.flatMap((o) =>
+        (o.workload?.containers ?? [])
+          .filter((c) => c.image === want)
+          .map((c) => ({ kind: o.kind, name: o.name, container: c.name })),
+      );
+    const inPlan = imageOf(objects, chartImage(values, defaults, appVersion));
+    const defaulted = imageOf(defaultObjects, chartImage({}, defaults, appVersion));
+    if (inPlan.length !== 1 || JSON.stringify(inPlan) !== JSON.stringify(defaulted))
+      throw new Error(
+        `${chart} ${planned.version}: the image helper does not match the renders (plan: ${JSON.stringify(inPlan)}, defaults: ${JSON.stringify(defaulted)})`,
+      );
+    const image = {
+      ...(inPlan[0] as { kind: string; name: string; container: string }),
+      repository: defaults.repository,
+      tag: defaults.tag,
+    };
+
+    const common = commonLabels(objects);
+    const inventory = AddonInventory.parse({
+      source: {
+        repository: spec.repository,
+        tag,
+        commit,
+        date,
+        chart: spec.chartPath,
+        chartRepository: planned.repo,
+        helm: primary.version,
+        helmAgrees: [...agrees],
+        kubeVersion,
+        planStep: spec.planStep,
+        generatedBy: 'scripts/twin-inventory.ts',
+      },
+      release: {
+        name: planned.release,
+        namespace: planned.namespace,
+        chartName,
+        chartVersion,
+        appVersion,
+        set: planned.set,
+        values,
+        image,
+        commonLabels: common,
+        objects: withoutLabels(objects, common),
+      },
+    });
+    mkdirSync(args.out, { recursive: true });
+    const file = path.join(args.out, addonInventoryFileName(chart, planned.version));
+    const text = await formatJson(file, inventory);
+    writeFileSync(file, text);
+    console.log(`${path.relative(ROOT, file)}: ${objects.length} objects, ${Buffer.byteLength(text)} bytes`);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const pins = [...REAL_HELM].sort((a, b) => b.major - a.major);
+  const helms: Helm[] = [];
+  for (const pin of pins) {
+    const bin = await realHelm(pin);
+    const version = (
+      await execa(bin, ['version', '--short'], { env: helmEnv(os.tmpdir()), extendEnv: false })
+    ).stdout.trim();
+    helms.push({ bin, version });
+  }
+  const [primary, ...others] = helms;
+  if (!primary) throw new Error('no real helm pinned in test/helpers/real-helm.ts');
+  mkdirSync(args.out, { recursive: true });
+  if (args.only.includes('istio')) await recordIstio(args, primary, others);
+  for (const chart of Object.keys(ADDON_CHARTS) as AddonChart[])
+    if (args.only.includes(chart)) await recordAddon(args, chart, primary, others);
 }
 
 await main();

@@ -13,7 +13,7 @@ import {
   judgePodsReady,
   podImpossible,
 } from '../../harness/kube/health.ts';
-import { waitNodesReady } from '../../harness/kube/ops.ts';
+import { waitApiServiceAvailable, waitNodesReady } from '../../harness/kube/ops.ts';
 import { DEFAULT_TIMEOUTS } from '../../harness/timeouts.ts';
 import { pollUntil } from '../../harness/wait.ts';
 import { startTwinApiServer, type TwinApiServer } from './apiserver.ts';
@@ -514,5 +514,125 @@ describe('metrics-server', () => {
       'amb-worker',
       'amb-worker2',
     ]);
+  });
+
+  it('APIService v1beta1.metrics.k8s.io: Available as kube-aggregator judges it, as the harness waits for it', async () => {
+    const name = 'v1beta1.metrics.k8s.io';
+    const available = async () =>
+      (await kube.apireg.readAPIService({ name })).status?.conditions?.find((c) => c.type === 'Available');
+    const reason = (want: string) => until(want, available, (c) => c?.reason === want);
+    const harnessWait = (ms: number) =>
+      waitApiServiceAvailable(kube, name, { ...timeouts, metricsAvailable: ms });
+    const sees = (text: string) =>
+      expect.objectContaining({ details: expect.objectContaining({ seen: expect.stringContaining(text) }) });
+
+    // As the chart renders it (test/twin/inventory/metrics-server-3.13.1.json).
+    await kube.apireg.createAPIService({
+      body: {
+        metadata: { name },
+        spec: {
+          group: 'metrics.k8s.io',
+          version: 'v1beta1',
+          groupPriorityMinimum: 100,
+          versionPriority: 100,
+          insecureSkipTLSVerify: true,
+          service: { name: 'metrics-server', namespace: 'kube-system', port: 443 },
+        },
+      },
+    });
+    expect(await reason('ServiceNotFound')).toMatchObject({
+      status: 'False',
+      message: 'service/metrics-server in "kube-system" is not present',
+    });
+    await expect(harnessWait(100)).rejects.toEqual(
+      sees('Available=False ServiceNotFound service/metrics-server in "kube-system" is not present'),
+    );
+
+    await kube.core.createNamespacedService({
+      namespace: 'kube-system',
+      body: {
+        metadata: { name: 'metrics-server' },
+        spec: {
+          type: 'ClusterIP',
+          selector: { 'k8s-app': 'metrics-server' },
+          ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: 'https' }],
+        },
+      },
+    });
+    // metrics-server's pods (from the test above) are Ready, but declare no port named https.
+    const missing = await reason('MissingEndpoints');
+    expect(missing).toMatchObject({
+      status: 'False',
+      message:
+        'endpointslices for service/metrics-server in "kube-system" have no addresses with port name "https"',
+    });
+
+    await kube.apps.patchNamespacedDeployment(
+      {
+        namespace: 'kube-system',
+        name: 'metrics-server',
+        body: {
+          spec: {
+            template: {
+              spec: {
+                containers: [
+                  { name: 'web', ports: [{ name: 'https', containerPort: 10250, protocol: 'TCP' }] },
+                ],
+              },
+            },
+          },
+        },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+    );
+    await harnessWait(5_000);
+    const passed = await available();
+    expect(passed).toMatchObject({ status: 'True', reason: 'Passed', message: 'all checks passed' });
+    expect(passed?.lastTransitionTime).toBeInstanceOf(Date);
+
+    // Another group behind the same Service: nothing in the twin answers its discovery.
+    await kube.apireg.createAPIService({
+      body: {
+        metadata: { name: 'v1beta1.custom.metrics.k8s.io' },
+        spec: {
+          group: 'custom.metrics.k8s.io',
+          version: 'v1beta1',
+          groupPriorityMinimum: 100,
+          versionPriority: 100,
+          service: { name: 'metrics-server', namespace: 'kube-system', port: 443 },
+        },
+      },
+    });
+    const custom = await until(
+      'FailedDiscoveryCheck',
+      async () =>
+        (await kube.apireg.readAPIService({ name: 'v1beta1.custom.metrics.k8s.io' })).status?.conditions,
+      (cs) => cs?.[0]?.reason === 'FailedDiscoveryCheck',
+    );
+    expect(custom?.[0]?.message).toMatch(
+      /^failing or missing response from https:\/\/.*:443\/apis\/custom\.metrics\.k8s\.io\/v1beta1: /,
+    );
+    // A local APIService (no service) is always available.
+    await kube.apireg.createAPIService({
+      body: {
+        metadata: { name: 'v1.twin.example' },
+        spec: { group: 'twin.example', version: 'v1', groupPriorityMinimum: 1, versionPriority: 1 },
+      },
+    });
+    expect(
+      await until(
+        'Local',
+        async () => (await kube.apireg.readAPIService({ name: 'v1.twin.example' })).status?.conditions?.[0],
+        (c) => c?.reason === 'Local',
+      ),
+    ).toMatchObject({ status: 'True', message: 'Local APIServices are always available' });
+
+    // No replicas: no endpoints, no metrics.
+    await kube.apps.patchNamespacedDeployment(
+      { namespace: 'kube-system', name: 'metrics-server', body: { spec: { replicas: 0 } } },
+      merge,
+    );
+    expect(await reason('MissingEndpoints')).toMatchObject({ status: 'False' });
+    await expect(harnessWait(100)).rejects.toEqual(sees('Available=False MissingEndpoints'));
   });
 });

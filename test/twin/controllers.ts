@@ -43,6 +43,11 @@ export interface ControllerOptions {
   kubeletVersion?: string;
   /** Clock for timestamps (default new Date()). */
   clock?: () => Date;
+  /**
+   * Create kind's three nodes at start (default true). False when the twin's `kind create cluster`
+   * creates them, as in a whole run.
+   */
+  createNodes?: boolean;
 }
 
 export interface Controllers {
@@ -60,6 +65,8 @@ const RS = { group: 'apps', resource: 'replicasets' };
 const DS = { group: 'apps', resource: 'daemonsets' };
 const POD_METRICS = { group: 'metrics.k8s.io', resource: 'pods' };
 const NODE_METRICS = { group: 'metrics.k8s.io', resource: 'nodes' };
+const APISERVICE = { group: 'apiregistration.k8s.io', resource: 'apiservices' };
+const SERVICE = { group: '', resource: 'services' };
 
 export const CONTROL_PLANE_TAINT = { key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' };
 export const CNI_NODE_LABEL = { key: 'k8s-app', value: 'istio-cni-node' };
@@ -347,8 +354,9 @@ export function startControllers(store: TwinStore, opts: ControllerOptions = {})
   };
 
   // Nodes, as kind creates them.
-  for (const n of kindNodes(opts.clusterName, opts.kubeletVersion))
-    if (!store.get(NODE, { name: n.metadata.name ?? '' })) store.create(NODE, n);
+  if (opts.createNodes !== false)
+    for (const n of kindNodes(opts.clusterName, opts.kubeletVersion))
+      if (!store.get(NODE, { name: n.metadata.name ?? '' })) store.create(NODE, n);
 
   const unwatch = store.watch((e: StoreEvent) => {
     if (e.resource.group === 'metrics.k8s.io') return;
@@ -824,6 +832,104 @@ export function startControllers(store: TwinStore, opts: ControllerOptions = {})
         safely('drop metrics', () => store.delete(NODE_METRICS, { name: m.metadata.name }));
       scrapedOnce.clear();
     }
+    // What makes metrics.k8s.io usable: kube-aggregator's Available condition on its APIService.
+    for (const a of store.list<J>(APISERVICE))
+      safely(`apiservice ${a.metadata.name}`, () => apiServiceAvailability(a));
+  }
+
+  // ---- kube-aggregator: the APIServices' Available condition ----
+
+  /**
+   * kube-aggregator's availability check (kubernetes/kube-aggregator v0.34.0,
+   * pkg/controllers/status/local/local_available_controller.go and
+   * remote/remote_available_controller.go sync), on each pass rather than on its informers and
+   * 30 s resync. Reasons and messages are upstream's:
+   * - no spec.service: True, Local;
+   * - the Service missing: False, ServiceNotFound;
+   * - a ClusterIP Service (the type defaults to it) without spec.service.port: False, ServicePortError;
+   *   without a selector (so no EndpointSlices; the twin keeps none of its own): False,
+   *   EndpointsNotFound; with no ready endpoint carrying that port's name: False, MissingEndpoints;
+   * - then the discovery GET of /apis/<group>/<version> through the Service (kube-apiserver's
+   *   default ClusterIP resolver, apiserver pkg/util/proxy ResolveCluster): in the twin only the
+   *   metrics-server simulation answers it, for metrics.k8s.io/v1beta1 while Deployment
+   *   kube-system/metrics-server is Available; anything else is False, FailedDiscoveryCheck, as a
+   *   refused connection;
+   * - else True, Passed, "all checks passed".
+   * Endpoints are derived as the EndpointSlice controller would make them: Running pods of the
+   * Service's namespace matching its selector, with an IP and not terminating, Ready, and (for a
+   * named targetPort) a container port of that name.
+   */
+  function availability(a: J): { status: string; reason: string; message: string } {
+    const ref = a.spec?.service;
+    if (!ref) return { status: 'True', reason: 'Local', message: 'Local APIServices are always available' };
+    const where = `service/${ref.name} in "${ref.namespace}"`;
+    const fail = (reason: string, message: string) => ({ status: 'False', reason, message });
+    const svc = store.get<J>(SERVICE, { namespace: ref.namespace, name: ref.name });
+    if (!svc) return fail('ServiceNotFound', `${where} is not present`);
+    const type = svc.spec?.type ?? 'ClusterIP';
+    const port: number = ref.port ?? 443;
+    if (type === 'ClusterIP') {
+      const sp = (svc.spec?.ports ?? []).find((p: J) => p.port === port);
+      if (!sp) return fail('ServicePortError', `${where} is not listening on port ${port}`);
+      const selector: Record<string, string> = svc.spec?.selector ?? {};
+      if (Object.keys(selector).length === 0)
+        return fail('EndpointsNotFound', `cannot find endpointslices for ${where}`);
+      const target = sp.targetPort ?? sp.port;
+      const protocol = sp.protocol ?? 'TCP';
+      const serving = store
+        .list<J>(POD, { namespace: ref.namespace })
+        .filter(
+          (p) =>
+            !p.metadata.deletionTimestamp &&
+            p.status?.podIP &&
+            p.status?.phase === 'Running' &&
+            podReady(p) &&
+            Object.entries(selector).every(([k, v]) => labelsOf(p)[k] === v) &&
+            (typeof target === 'number' ||
+              (p.spec?.containers ?? []).some((c: J) =>
+                (c.ports ?? []).some((cp: J) => cp.name === target && (cp.protocol ?? 'TCP') === protocol),
+              )),
+        );
+      if (!serving.length)
+        return fail(
+          'MissingEndpoints',
+          `endpointslices for ${where} have no addresses with port name "${sp.name ?? ''}"`,
+        );
+    }
+    const host = type === 'ExternalName' ? svc.spec?.externalName : svc.spec?.clusterIP;
+    if (type === 'ClusterIP' && host === 'None')
+      return fail('FailedDiscoveryCheck', 'cannot route to service with ClusterIP "None"');
+    const url = `https://${host ?? ''}:${port}/apis/${a.spec?.group}/${a.spec?.version}`;
+    const served =
+      a.spec?.group === 'metrics.k8s.io' && a.spec?.version === 'v1beta1' && metricsServerReady();
+    if (!served)
+      return fail(
+        'FailedDiscoveryCheck',
+        `failing or missing response from ${url}: Get "${url}": dial tcp ${host ?? ''}:${port}: connect: connection refused`,
+      );
+    return { status: 'True', reason: 'Passed', message: 'all checks passed' };
+  }
+
+  /** Writes the Available condition when it changed (lastTransitionTime only when its status did). */
+  function apiServiceAvailability(a: J): void {
+    const c = availability(a);
+    const old = (a.status?.conditions ?? []).find((x: J) => x.type === 'Available');
+    if (old && old.status === c.status && old.reason === c.reason && old.message === c.message) return;
+    store.mutate<J>(APISERVICE, { name: a.metadata.name }, (d) => {
+      d.status ??= {};
+      d.status.conditions ??= [];
+      const list: J[] = d.status.conditions;
+      const next = {
+        type: 'Available',
+        status: c.status,
+        lastTransitionTime: old && old.status === c.status ? old.lastTransitionTime : now(),
+        reason: c.reason,
+        message: c.message,
+      };
+      const i = list.findIndex((x) => x.type === 'Available');
+      if (i >= 0) list[i] = next;
+      else list.push(next);
+    });
   }
 
   function usageOf(p: J, container: string): ContainerUsage {

@@ -1,7 +1,8 @@
 /**
  * The twin's chart inventory (test/twin/inventory/*.json, recorded by scripts/twin-inventory.ts from
- * the Istio charts at each tag): its shape, its loader, and the chart facts the harness relies on,
- * so neither can drift without this test failing. Runs without the upstream mirror or helm.
+ * the Istio charts at each tag, and from the metrics-server chart the plan installs): its shape, its
+ * loader, and the chart facts the harness relies on, so neither can drift without this test
+ * failing. Runs without the upstream mirror or helm.
  */
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -17,20 +18,26 @@ import { ISTIO_OBJECTS } from '../../harness/kube/ops.ts';
 import { ISTIOD_WEBHOOK_PORT, ISTIOD_XDS_PORT } from '../../harness/netpol/policies.ts';
 import { cniExcludedNamespaces, EMBEDDED_PROFILE, loadProfile } from '../../harness/profile/load.ts';
 import { allowedBy, ISTIO_CRDS } from '../../harness/removal/leftovers.ts';
+import { DEFAULT_TIMEOUTS } from '../../harness/timeouts.ts';
 import { REAL_HELM } from '../helpers/real-helm.ts';
 import { DEFAULT_ENABLEMENT_SELECTORS } from './dataplane.ts';
 import {
+  ADDON_CHARTS,
+  AddonInventory,
+  addonInventoryFor,
   allObjects,
   CHART_PATHS,
   findObject,
   Inventory,
   inventoryFor,
   parseRule,
+  recordedAddonInventories,
   recordedInventories,
   releaseOf,
   type ObjectSummary,
   type ValuesSet,
 } from './inventory/index.ts';
+import { plannedHelmInstall } from './inventory/plan-step.ts';
 import { commonLabels, policyRule, summarizeManifests } from './inventory/summarize.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -683,5 +690,117 @@ describe.each(CASES)('chart facts the harness relies on: %s', (_, version, value
       expect(workloadOf(inv, 'Deployment', 'istiod').workload.replicas).toBe(1);
     } else expect(hpa?.fields?.spec).toMatchObject({ minReplicas: 1, maxReplicas: 5 });
     expect(findObject(inv, 'PodDisruptionBudget', 'istiod', ns)).toBeUndefined();
+  });
+});
+
+describe('metrics-server chart inventory (the plan step addons.metrics-server)', () => {
+  const PLANNED = plannedHelmInstall('addons.metrics-server');
+  const PINS = JSON.parse(readFileSync(path.join(ROOT, 'pins.json'), 'utf8')) as {
+    metricsServer: { chartRepository: string; chart: string; chartVersion: string; image: string };
+  };
+  const MS = PINS.metricsServer;
+  const RE_RECORD_MS = `${RE_RECORD} (node --import tsx scripts/twin-inventory.ts --only metrics-server)`;
+  const inv = () => addonInventoryFor('metrics-server', MS.chartVersion);
+  const object = (kind: string, name: string, namespace?: string) => {
+    const hits = inv().release.objects.filter(
+      (o) => o.kind === kind && o.name === name && (namespace === undefined || o.namespace === namespace),
+    );
+    expect(hits, `${kind} ${name}`).toHaveLength(1);
+    return hits[0] as ObjectSummary;
+  };
+
+  it('records the pinned chart version, with the plan step’s own command', () => {
+    expect(recordedAddonInventories().map((r) => [r.chart, r.version])).toContainEqual([
+      'metrics-server',
+      MS.chartVersion,
+    ]);
+    const raw: unknown = JSON.parse(
+      readFileSync(
+        must(
+          recordedAddonInventories().find(
+            (r) => r.chart === 'metrics-server' && r.version === MS.chartVersion,
+          ),
+          'metrics-server file',
+        ).file,
+        'utf8',
+      ),
+    );
+    const { source, release } = AddonInventory.parse(raw);
+    expect(source).toMatchObject({
+      repository: ADDON_CHARTS['metrics-server'].repository,
+      tag: `metrics-server-helm-chart-${MS.chartVersion}`,
+      chart: 'charts/metrics-server',
+      chartRepository: MS.chartRepository,
+      planStep: 'addons.metrics-server',
+      generatedBy: 'scripts/twin-inventory.ts',
+    });
+    expect(source.helm).toMatch(new RegExp(`^${REAL_HELM.find((h) => h.major === 4)?.version ?? '?'}\\+`));
+    // The plan's command, as harness/plan.ts builds it now: a change there makes the file stale.
+    expect(PLANNED).toMatchObject({ chart: MS.chart, repo: MS.chartRepository, version: MS.chartVersion });
+    expect(
+      { name: release.name, namespace: release.namespace, chart: release.chartName, set: release.set },
+      RE_RECORD_MS,
+    ).toEqual({
+      name: PLANNED.release,
+      namespace: PLANNED.namespace,
+      chart: PLANNED.chart,
+      set: PLANNED.set,
+    });
+    expect(release.chartVersion).toBe(MS.chartVersion);
+    expect(release.values).toMatchObject({ args: ['--kubelet-insecure-tls'] });
+  });
+
+  it('has Deployment kube-system/metrics-server running the pinned image with --kubelet-insecure-tls', () => {
+    const d = object('Deployment', 'metrics-server', 'kube-system');
+    const r = inv().release;
+    expect(r.image).toMatchObject({
+      kind: 'Deployment',
+      name: 'metrics-server',
+      container: 'metrics-server',
+    });
+    const c = must(
+      d.workload?.containers.find((x) => x.name === r.image.container),
+      'container metrics-server',
+    );
+    expect(c.image).toBe(MS.image);
+    // kind's kubelets serve self-signed certificates: without this flag metrics-server scrapes nothing.
+    expect(c.args).toContain('--kubelet-insecure-tls');
+    // The sampling pace of the budgets suite (timeouts.ts metricResolution) is this flag's.
+    expect(c.args).toContain(`--metric-resolution=${DEFAULT_TIMEOUTS.metricResolution / 1000}s`);
+    expect(d.workload?.replicas).toBe(1);
+    // The twin's metrics-server simulation runs while this Deployment is Available.
+    expect(d.labels['app.kubernetes.io/managed-by']).toBe('Helm');
+  });
+
+  it('has APIService v1beta1.metrics.k8s.io behind a Service that selects the Deployment’s pods on a named port', () => {
+    const a = object('APIService', 'v1beta1.metrics.k8s.io');
+    expect(a.apiVersion).toBe('apiregistration.k8s.io/v1');
+    expect(a.namespace).toBeUndefined();
+    const spec = a.fields?.spec as {
+      group: string;
+      version: string;
+      service: { name: string; namespace: string; port: number };
+    };
+    expect(spec).toMatchObject({ group: 'metrics.k8s.io', version: 'v1beta1' });
+    const svc = object('Service', spec.service.name, spec.service.namespace);
+    const port = must(
+      svc.service?.ports.find((p) => p.port === spec.service.port),
+      `Service port ${spec.service.port}`,
+    );
+    expect(svc.service?.type ?? 'ClusterIP').toBe('ClusterIP');
+    const d = object('Deployment', 'metrics-server', 'kube-system');
+    // kube-aggregator needs ready endpoints with the port's name: the selector picks the pods, the
+    // named targetPort resolves in their container.
+    expect(Object.entries(svc.service?.selector ?? {})).not.toHaveLength(0);
+    for (const [k, v] of Object.entries(svc.service?.selector ?? {}))
+      expect(d.workload?.template.labels[k]).toBe(v);
+    expect(d.workload?.containers.flatMap((c) => c.ports.map((p) => p.name))).toContain(port.targetPort);
+    expect(port.name).toBe('https');
+  });
+
+  it('the loader names the recorded versions when one is missing', () => {
+    expect(() => addonInventoryFor('metrics-server', '0.0.1')).toThrow(
+      `no chart inventory for metrics-server 0.0.1 (recorded: ${MS.chartVersion})`,
+    );
   });
 });

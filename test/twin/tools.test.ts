@@ -6,6 +6,9 @@ import { run } from '../../harness/exec.ts';
 import { helmList, installArgv, uninstallArgv, type HelmTool } from '../../harness/helm.ts';
 import { createArgv, deleteArgv, listClusters, exportLogsArgv } from '../../harness/kind.ts';
 import { makeClients } from '../../harness/kube/client.ts';
+import { waitApiServiceAvailable } from '../../harness/kube/ops.ts';
+import { PINS } from '../../harness/pins.ts';
+import { DEFAULT_TIMEOUTS } from '../../harness/timeouts.ts';
 import { nodeExec } from '../../harness/removal/live.ts';
 import {
   NET_D_DUMP,
@@ -17,7 +20,9 @@ import {
 } from '../../harness/removal/node-state.ts';
 import { fixture, withEnv } from '../helpers/fake-bin.ts';
 import { startTwinApiServer, type TwinApiServer } from './apiserver.ts';
-import { allObjects, findObject, inventoryFor } from './inventory/index.ts';
+import { startControllers } from './controllers.ts';
+import { addonInventoryFor, allObjects, findObject, inventoryFor } from './inventory/index.ts';
+import { plannedHelmInstall } from './inventory/plan-step.ts';
 import { decodeRelease } from './tools/helm.ts';
 import { Kube } from './tools/kube.ts';
 
@@ -33,6 +38,7 @@ const RELEASES = [
 const ROOT = path.join(import.meta.dirname, '..', '..');
 const HELM: HelmTool = { path: 'helm', major: 4 };
 const T = 20_000;
+const PINNED_MS = PINS.metricsServer;
 
 let api: TwinApiServer;
 let dir: string;
@@ -315,6 +321,132 @@ describe('twin tools through the harness adapters', () => {
       const again = await run(uninstallArgv(HELM, 'istiod', NS, 10_000, { kubeconfig }), { timeoutMs: T });
       expect(again.stderr).toBe('Error: uninstall: Release not loaded: istiod: release: not found\n');
       expect(await nodeExec(`${CLUSTER}-worker`, NET_D_DUMP, T)).toBe(fixture('node/net.d-clean.txt'));
+    });
+  });
+
+  it('helm: metrics-server as the plan installs it; the harness’s APIService wait passes; uninstall removes it', async () => {
+    const inv = addonInventoryFor('metrics-server', PINNED_MS.chartVersion);
+    const target = { kubeconfig, context: `kind-${CLUSTER}` };
+    const planned = plannedHelmInstall('addons.metrics-server', target);
+    const MS_NS = planned.namespace;
+    const NAME = 'v1beta1.metrics.k8s.io';
+    const withArgv = (argv: string[], edit: (a: string, i: number) => string) => argv.map(edit);
+    await inEnv(async () => {
+      // Only the metrics-server repository serves the chart, and only its recorded version.
+      const otherRepo = await run(
+        withArgv(planned.argv, (a) => (a === planned.repo ? 'https://charts.example.com/' : a)),
+        { timeoutMs: T },
+      );
+      expect(otherRepo.stderr).toBe(
+        `Error: INSTALLATION FAILED: chart "metrics-server" version "${planned.version}" not found in https://charts.example.com/ repository\n`,
+      );
+      const otherVersion = await run(
+        withArgv(planned.argv, (a) => (a === planned.version ? '3.12.2' : a)),
+        { timeoutMs: T },
+      );
+      expect(otherVersion.stderr).toBe(
+        `Error: INSTALLATION FAILED: chart "metrics-server" version "3.12.2" not found in ${planned.repo} repository\n`,
+      );
+      const otherChart = await run(
+        withArgv(planned.argv, (a, i) => (i === 3 && a === planned.chart ? 'base' : a)),
+        { timeoutMs: T },
+      );
+      expect(otherChart.stderr).toBe(
+        `Error: INSTALLATION FAILED: chart "base" version "${planned.version}" not found in ${planned.repo} repository\n`,
+      );
+
+      const ctl = startControllers(api.store, {
+        clusterName: CLUSTER,
+        podStartDelayMs: 5,
+        metricResolutionMs: 20,
+      });
+      try {
+        // The plan's own command (harness/plan.ts through installArgv), run through the twin's helm.
+        const r = await run(planned.argv, { timeoutMs: T });
+        expect(r.exitCode, r.stderr).toBe(0);
+        expect(r.stdout).toContain(`NAME: metrics-server\nLAST DEPLOYED: `);
+
+        const kube = makeClients(kubeconfig);
+        const dep = await kube.apps.readNamespacedDeployment({ name: 'metrics-server', namespace: MS_NS });
+        const c = dep.spec?.template.spec?.containers.find((x) => x.name === 'metrics-server');
+        expect(c?.image).toBe(PINNED_MS.image);
+        expect(c?.args).toContain('--kubelet-insecure-tls');
+        expect(dep.metadata?.annotations?.['meta.helm.sh/release-name']).toBe('metrics-server');
+        // Every recorded object exists with helm's metadata, the APIService among them.
+        const twin = new Kube(api.url);
+        for (const o of inv.release.objects) {
+          const live = await twin.get(o.apiVersion, o.kind, o.name, o.namespace);
+          expect(live?.metadata.annotations?.['meta.helm.sh/release-namespace'], `${o.kind} ${o.name}`).toBe(
+            MS_NS,
+          );
+          expect(live?.metadata.labels).toMatchObject(o.labels);
+        }
+        const secret = await kube.core.readNamespacedSecret({
+          name: 'sh.helm.release.v1.metrics-server.v1',
+          namespace: MS_NS,
+        });
+        expect(secret.type).toBe('helm.sh/release.v1');
+        expect(secret.metadata?.labels).toMatchObject({
+          owner: 'helm',
+          name: 'metrics-server',
+          status: 'deployed',
+        });
+        expect(decodeRelease(secret.data?.release ?? '').config).toEqual(inv.release.values);
+        const rows = await helmList(HELM, target, T);
+        expect(rows.map((x) => [x.name, x.namespace, x.status, x.chart, x.app_version])).toEqual([
+          ['metrics-server', MS_NS, 'deployed', `metrics-server-${planned.version}`, inv.release.appVersion],
+        ]);
+
+        // The run's next metrics step: the harness's own wait, as the orchestrator calls it.
+        await waitApiServiceAvailable(kube, NAME, {
+          ...DEFAULT_TIMEOUTS,
+          pollInterval: 20,
+          metricsAvailable: 10_000,
+        });
+        const apisvc = await kube.apireg.readAPIService({ name: NAME });
+        expect(apisvc.status?.conditions?.find((x) => x.type === 'Available')).toMatchObject({
+          status: 'True',
+          reason: 'Passed',
+        });
+
+        // Other image values rebuild the image as the chart's helper does; other values are refused.
+        const reuse = plannedHelmInstall('addons.metrics-server', { ...target, mode: 'kind-reuse' });
+        const mirror = withArgv(reuse.argv, (a) =>
+          a.startsWith('image.repository=')
+            ? 'image.repository=mirror.example/metrics-server'
+            : a.startsWith('image.tag=')
+              ? 'image.tag='
+              : a,
+        );
+        const up = await run(mirror, { timeoutMs: T });
+        expect(up.exitCode, up.stderr).toBe(0);
+        const dep2 = await kube.apps.readNamespacedDeployment({ name: 'metrics-server', namespace: MS_NS });
+        expect(dep2.spec?.template.spec?.containers[0]?.image).toBe(
+          `mirror.example/metrics-server:v${inv.release.appVersion}`,
+        );
+        expect((await helmList(HELM, target, T))[0]?.revision).toBe('2');
+        const noArgs = await run(
+          withArgv(reuse.argv, (a) => (a === 'args={--kubelet-insecure-tls}' ? 'args={}' : a)),
+          { timeoutMs: T },
+        );
+        expect(noArgs.exitCode).toBe(1);
+        expect(noArgs.stderr).toContain('twin: metrics-server 3.13.1 is recorded with the values');
+
+        const un = await run(uninstallArgv(HELM, 'metrics-server', MS_NS, 10_000, target), { timeoutMs: T });
+        expect(un.exitCode, un.stderr).toBe(0);
+        expect(un.stdout).toBe('release "metrics-server" uninstalled\n');
+        for (const o of inv.release.objects)
+          expect(
+            await twin.get(o.apiVersion, o.kind, o.name, o.namespace),
+            `${o.kind} ${o.name}`,
+          ).toBeUndefined();
+        expect(
+          (await kube.core.listNamespacedSecret({ namespace: MS_NS, labelSelector: 'owner=helm' })).items,
+        ).toEqual([]);
+        expect(await helmList(HELM, target, T)).toEqual([]);
+      } finally {
+        await ctl.stop();
+      }
     });
   });
 

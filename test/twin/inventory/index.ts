@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  AddonInventory,
   Inventory,
   type ObjectSummary,
   type PolicyRule,
@@ -150,4 +151,87 @@ export function parseRule(rule: PolicyRule): {
   if (get('names')) out.resourceNames = get('names');
   if (get('urls')) out.nonResourceURLs = get('urls');
   return out;
+}
+
+// ---- charts besides Istio's (harness/plan.ts addons.*) ------------------------------------------
+
+/**
+ * The addon charts the plan installs, by chart name: the upstream git repository and chart folder
+ * the inventory is recorded from, and how a chart version is tagged there.
+ *
+ *   addonInventoryFor('metrics-server', '3.13.1').release.objects  // ServiceAccount, ..., APIService
+ *
+ * Each is recorded with the plan step's own release name, namespace and --set entries only
+ * (scripts/twin-inventory.ts), so the file holds what a run installs and nothing else.
+ */
+export const ADDON_CHARTS = {
+  'metrics-server': {
+    repository: 'kubernetes-sigs/metrics-server',
+    chartPath: 'charts/metrics-server',
+    /** chart-releaser's tags: `metrics-server-helm-chart-3.13.1` (the app's own tags are `v0.8.1`). */
+    tag: (version: string) => `metrics-server-helm-chart-${version}`,
+    planStep: 'addons.metrics-server',
+  },
+} as const;
+export type AddonChart = keyof typeof ADDON_CHARTS;
+
+export function addonInventoryFileName(chart: AddonChart, version: string): string {
+  return `${chart}-${version}.json`;
+}
+
+const ADDON_FILE_RE = new RegExp(
+  `^(${Object.keys(ADDON_CHARTS)
+    .map((c) => c.replace(/[.-]/g, '\\$&'))
+    .join('|')})-(\\d+\\.\\d+\\.\\d+(?:-[0-9A-Za-z.-]+)?)\\.json$`,
+);
+
+/** The recorded addon chart versions, by chart then version. */
+export function recordedAddonInventories(
+  dir = INVENTORY_DIR,
+): { chart: AddonChart; version: string; file: string }[] {
+  const out: { chart: AddonChart; version: string; file: string }[] = [];
+  for (const f of readdirSync(dir)) {
+    const m = ADDON_FILE_RE.exec(f);
+    if (m?.[1] && m[2]) out.push({ chart: m[1] as AddonChart, version: m[2], file: path.join(dir, f) });
+  }
+  return out.sort((a, b) => a.chart.localeCompare(b.chart) || compareVersions(a.version, b.version));
+}
+
+function compareVersions(a: string, b: string): number {
+  const key = (v: string) =>
+    v
+      .split(/[.-]/)
+      .map((p) => (/^\d+$/.test(p) ? p.padStart(6, '0') : p))
+      .join('.');
+  const [ka, kb] = [key(a), key(b)];
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
+const addonCache = new Map<string, AddonInventory>();
+
+/**
+ * The recorded inventory of addon `chart` at `version`, validated, with each object's labels
+ * complete (a copy). Throws, naming the recorded versions, when there is none.
+ */
+export function addonInventoryFor(chart: AddonChart, version: string): AddonInventory {
+  const file = path.join(INVENTORY_DIR, addonInventoryFileName(chart, version));
+  const hit = addonCache.get(file);
+  if (hit) return structuredClone(hit);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    const known = recordedAddonInventories()
+      .filter((r) => r.chart === chart)
+      .map((r) => r.version)
+      .join(', ');
+    throw new Error(
+      `no chart inventory for ${chart} ${version} (recorded: ${known || 'none'}); record it with scripts/twin-inventory.ts`,
+    );
+  }
+  const inv = AddonInventory.parse(JSON.parse(text));
+  const r = inv.release;
+  r.objects = r.objects.map((o) => ({ ...o, labels: { ...r.commonLabels, ...o.labels } }));
+  addonCache.set(file, inv);
+  return structuredClone(inv);
 }

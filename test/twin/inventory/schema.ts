@@ -333,3 +333,61 @@ export const Inventory = z.strictObject({
 export type Inventory = z.infer<typeof Inventory>;
 
 export type ValuesSet = Inventory['source']['values'];
+
+/**
+ * A chart the plan installs besides Istio's (harness/plan.ts `addons.*` steps): metrics-server.
+ * One file per chart version (test/twin/inventory/<chart>-<version>.json), rendered by
+ * scripts/twin-inventory.ts with exactly the plan step's release name, namespace and --set entries,
+ * from the chart folder of the upstream git repository at the chart's release tag.
+ */
+export const AddonInventory = z.strictObject({
+  source: z.strictObject({
+    /** The upstream git repository (owner/name) and the chart's release tag in it. */
+    repository: z.string().regex(/^[\w.-]+\/[\w.-]+$/),
+    tag: z.string(),
+    commit: z.string().regex(/^[0-9a-f]{40}$/),
+    /** The tag's commit date (ISO 8601). */
+    date: z.string(),
+    /** The chart folder in the repository. */
+    chart: z.string(),
+    /** The Helm repository the plan installs the chart from (`--repo`, pins.json). */
+    chartRepository: z.string(),
+    /** `helm version --short` of the binary that rendered (test/helpers/real-helm.ts). */
+    helm: z.string(),
+    /** Other helm binaries that rendered the same summaries. */
+    helmAgrees: z.array(z.string()),
+    /** --kube-version given to helm template (the profile's kind node image). */
+    kubeVersion: z.string(),
+    /** The plan step whose helm command was reproduced (harness/plan.ts). */
+    planStep: z.string(),
+    generatedBy: z.string(),
+  }),
+  release: z.strictObject({
+    name: z.string(),
+    namespace: z.string(),
+    /** Chart.yaml name, version and appVersion. */
+    chartName: z.string(),
+    chartVersion: z.string(),
+    appVersion: z.string(),
+    /** The plan's --set entries, in order. */
+    set: z.array(z.string()),
+    /** The values those entries give, as the real helm parsed them (what the release stores as its config). */
+    values: z.record(z.string(), z.unknown()),
+    /**
+     * The container whose image the chart builds from `image.repository` and `image.tag`
+     * (`<repository>:<tag, or v<appVersion> when empty>`), and the chart's defaults for both
+     * (values.yaml). The twin's helm rebuilds the image from the values it is given.
+     */
+    image: z.strictObject({
+      kind: z.string(),
+      name: z.string(),
+      container: z.string(),
+      repository: z.string(),
+      tag: z.string(),
+    }),
+    /** The labels every object of the release carries with the same value. */
+    commonLabels: StringMap,
+    objects: z.array(ObjectSummary),
+  }),
+});
+export type AddonInventory = z.infer<typeof AddonInventory>;

@@ -4,18 +4,28 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { isDeepStrictEqual } from 'node:util';
 import { parse as parseYaml, parseAllDocuments, stringify } from 'yaml';
 import {
+  ADDON_CHARTS,
+  addonInventoryFileName,
+  addonInventoryFor,
   inventoryFor,
+  recordedAddonInventories,
   recordedInventories,
+  type AddonChart,
+  type AddonInventory,
+  type ObjectSummary,
   type ReleaseInventory,
   type ValuesSet,
 } from '../inventory/index.ts';
 import { HttpError, kubeFromEnv, parseGoDuration, sleep, type Kube, type KubeObj } from './kube.ts';
 import type { Io } from './kind.ts';
-import { renderObject } from './render.ts';
+import { renderObject, type RenderOptions } from './render.ts';
 
 /**
  * The twin's `helm` (v4.1.4 by default; TWIN_HELM_VERSION=v3.17.2+gcc0bbbd for Helm 3). Charts are
- * the inventory's (test/twin/inventory): base, istiod, cni and ztunnel at the recorded versions.
+ * the inventory's (test/twin/inventory): base, istiod, cni and ztunnel at the recorded versions
+ * (from any repository), and metrics-server at its recorded version from its own Helm repository
+ * (`--repo https://kubernetes-sigs.github.io/metrics-server/`, as the plan's addons.metrics-server
+ * step installs it; see renderAddon).
  * Releases are stored in the twin as helm's release Secrets (sh.helm.release.v1.<name>.v<rev>,
  * data.release = base64(gzip(release JSON))), so `helm list` reads what `helm install` wrote.
  */
@@ -357,6 +367,7 @@ export function goTimeString(iso: string): string {
 // ---- charts -----------------------------------------------------------------------------------
 
 const CHARTS = ['base', 'istiod', 'cni', 'ztunnel'] as const;
+const ADDON_CHART_NAMES = Object.keys(ADDON_CHARTS) as AddonChart[];
 
 interface ChartRef {
   chart: string;
@@ -401,26 +412,92 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
   return out;
 }
 
-function setValue(target: Record<string, unknown>, entry: string) {
-  const eq = entry.indexOf('=');
-  const keys = entry.slice(0, eq).split('.');
-  const raw = entry.slice(eq + 1);
-  const value: unknown =
-    raw === 'true'
-      ? true
-      : raw === 'false'
-        ? false
-        : raw === 'null'
-          ? null
-          : /^-?\d+$/.test(raw)
-            ? Number(raw)
-            : raw;
-  let cur = target;
-  for (const k of keys.slice(0, -1)) {
-    if (typeof cur[k] !== 'object' || cur[k] === null) cur[k] = {};
-    cur = cur[k] as Record<string, unknown>;
+/**
+ * helm's --set parser (helm v4.1.4 pkg/strvals/parser.go, ParseInto): comma-separated
+ * `key=value` pairs into `target`, dotted keys as nested maps, `{a,b}` as a list, `\\` escaping
+ * the next character, values typed as typedVal does (true/false/null any case, integers not
+ * starting with 0, else strings). Returns helm's error text, or undefined. Not modelled: list
+ * indexes (`a[0]=x`), which the twin answers with an error of its own.
+ */
+export function parseSet(target: Record<string, unknown>, entry: string): string | undefined {
+  const chars = [...entry];
+  let at = 0;
+  const EOF = Symbol('eof');
+  /** runesUntil: the text up to a stop character (escapes resolved), the stop, or EOF. */
+  const until = (stop: string): { text: string; last: string | typeof EOF } => {
+    let text = '';
+    for (;;) {
+      const c = chars[at++];
+      if (c === undefined) return { text, last: EOF };
+      if (stop.includes(c)) return { text, last: c };
+      if (c === '\\') {
+        const next = chars[at++];
+        if (next === undefined) return { text, last: EOF };
+        text += next;
+      } else text += c;
+    }
+  };
+  const typed = (v: string): unknown => {
+    const lower = v.toLowerCase();
+    if (lower === 'true') return true;
+    if (lower === 'false') return false;
+    if (lower === 'null') return null;
+    if (v === '0') return 0;
+    if (v !== '' && v[0] !== '0' && /^[+-]?\d+$/.test(v) && Number.isSafeInteger(Number(v))) return Number(v);
+    return v;
+  };
+  const set = (data: Record<string, unknown>, k: string, v: unknown) => {
+    if (k !== '') data[k] = v;
+  };
+  /** parser.key: one `key=value` (recursing through dots); EOF when the input ended cleanly. */
+  const key = (data: Record<string, unknown>): string | typeof EOF | undefined => {
+    const { text: k, last } = until('=[,.');
+    if (last === EOF) return k === '' ? EOF : `key "${k}" has no value`;
+    if (last === '[') return `twin: list indexes in --set (${entry}) are not modelled`;
+    if (last === ',') {
+      set(data, k, '');
+      return `key "${k}" has no value (cannot end with ,)`;
+    }
+    if (last === '.') {
+      const prev = data[k];
+      const inner: Record<string, unknown> =
+        typeof prev === 'object' && prev !== null && !Array.isArray(prev)
+          ? (prev as Record<string, unknown>)
+          : {};
+      const e = key(inner);
+      if (e === undefined && Object.keys(inner).length === 0) return `key map "${k}" has no value`;
+      if (Object.keys(inner).length) set(data, k, inner);
+      return e;
+    }
+    // '=': a list, or a value up to the next comma.
+    const first = chars[at];
+    if (first === undefined) {
+      set(data, k, '');
+      return EOF;
+    }
+    if (first === '{') {
+      at++;
+      const list: unknown[] = [];
+      for (;;) {
+        const { text, last: end } = until(',}');
+        if (end === EOF) return "list must terminate with '}'";
+        list.push(typed(text));
+        if (end === '}') {
+          if (chars[at] === ',') at++;
+          set(data, k, list);
+          return undefined;
+        }
+      }
+    }
+    const { text, last: end } = until(',');
+    set(data, k, typed(text));
+    return end === EOF ? EOF : undefined;
+  };
+  for (;;) {
+    const e = key(target);
+    if (e === EOF) return undefined;
+    if (e !== undefined) return e;
   }
-  cur[keys.at(-1) ?? ''] = value;
 }
 
 interface Rendered {
@@ -430,6 +507,102 @@ interface Rendered {
   objects: { obj: KubeObj; template: string }[];
   config: Record<string, unknown>;
   valuesSet?: ValuesSet;
+}
+
+/** The recorded addon charts (metrics-server) a repository URL serves; URLs compare without trailing slashes. */
+function addonsOfRepo(
+  repo: string | undefined,
+): { chart: AddonChart; version: string; inv: AddonInventory }[] {
+  if (!repo) return [];
+  const norm = (u: string) => u.replace(/\/+$/, '');
+  return recordedAddonInventories()
+    .map((r) => ({ chart: r.chart, version: r.version, inv: addonInventoryFor(r.chart, r.version) }))
+    .filter((r) => norm(r.inv.source.chartRepository) === norm(repo));
+}
+
+/** `values` without image.repository and image.tag (and without `image` when that leaves it empty). */
+function withoutImage(values: Record<string, unknown>): Record<string, unknown> {
+  const out = structuredClone(values);
+  const image = out.image;
+  if (typeof image === 'object' && image !== null && !Array.isArray(image)) {
+    const rest = { ...(image as Record<string, unknown>) };
+    delete rest.repository;
+    delete rest.tag;
+    if (Object.keys(rest).length) out.image = rest;
+    else delete out.image;
+  }
+  return out;
+}
+
+/** Each summary as the object helm creates: the release namespace, helm's label and annotations. */
+async function helmObjects(
+  kube: Kube,
+  summaries: readonly ObjectSummary[],
+  release: string,
+  namespace: string,
+  opts: Pick<RenderOptions, 'hub' | 'images'>,
+): Promise<Rendered['objects'] | string> {
+  const objects: Rendered['objects'] = [];
+  for (const o of summaries) {
+    const rt = await kube.resourceFor(o.apiVersion, o.kind).catch(() => undefined);
+    if (!rt && o.kind !== 'CustomResourceDefinition')
+      return `resource mapping not found for name: "${o.name}" namespace: "${o.namespace ?? ''}" from "": no matches for kind "${o.kind}" in version "${o.apiVersion}"\nensure CRDs are installed first`;
+    const obj = renderObject(o, { namespace, namespaced: rt?.namespaced ?? false, ...opts });
+    // The inventory was rendered with the recorded release names; helm stamps this release's.
+    const labels = obj.metadata.labels ?? {};
+    if (labels['app.kubernetes.io/instance'] !== undefined) labels['app.kubernetes.io/instance'] = release;
+    labels['app.kubernetes.io/managed-by'] = 'Helm';
+    obj.metadata.labels = labels;
+    obj.metadata.annotations = {
+      ...obj.metadata.annotations,
+      'meta.helm.sh/release-name': release,
+      'meta.helm.sh/release-namespace': namespace,
+    };
+    objects.push({ obj, template: o.template });
+  }
+  return objects;
+}
+
+/**
+ * An addon chart (metrics-server) from its Helm repository: the recorded release when the release
+ * name, namespace and values are the recorded ones, apart from image.repository and image.tag,
+ * which rebuild the chart's image (`<repository>:<tag, or v<appVersion> when empty>`, its
+ * templates/_helpers.tpl). Anything else was never rendered, and the twin says so rather than
+ * guess the chart's output.
+ */
+async function renderAddon(
+  kube: Kube,
+  release: string,
+  namespace: string,
+  ref: ChartRef,
+  config: Record<string, unknown>,
+): Promise<Rendered | string> {
+  const served = addonsOfRepo(ref.repo).filter((a) => a.chart === ref.chart);
+  const version = ref.version ?? served.at(-1)?.version;
+  const hit = served.find((a) => a.version === version);
+  if (!hit) return notFoundText(ref);
+  const r = hit.inv.release;
+  const file = `test/twin/inventory/${addonInventoryFileName(hit.chart, hit.version)}`;
+  if (release !== r.name || namespace !== r.namespace)
+    return `twin: ${hit.chart} ${hit.version} is recorded as release ${r.name} in ${r.namespace} only (${file}), not ${release} in ${namespace}`;
+  if (!isDeepStrictEqual(withoutImage(config), withoutImage(r.values)))
+    return `twin: ${hit.chart} ${hit.version} is recorded with the values ${JSON.stringify(withoutImage(r.values))} apart from the image (${file}), not ${JSON.stringify(withoutImage(config))}`;
+  const image = (config.image ?? {}) as { repository?: unknown; tag?: unknown };
+  // Strings as the chart means them (a number or boolean printed plainly; Go's %s would not).
+  const text = (v: unknown) =>
+    typeof v === 'string'
+      ? v
+      : typeof v === 'number' || typeof v === 'boolean'
+        ? String(v)
+        : JSON.stringify(v);
+  const repository = image.repository === undefined ? r.image.repository : text(image.repository);
+  const tag = image.tag === undefined || image.tag === null ? r.image.tag : text(image.tag);
+  const built = `${repository}:${tag === '' ? `v${r.appVersion}` : tag}`;
+  const objects = await helmObjects(kube, r.objects, release, namespace, {
+    images: { [`${r.image.kind}/${r.image.name}/${r.image.container}`]: built },
+  });
+  if (typeof objects === 'string') return objects;
+  return { chartName: r.chartName, chartVersion: r.chartVersion, appVersion: r.appVersion, objects, config };
 }
 
 async function render(
@@ -444,8 +617,13 @@ async function render(
     if (!existsSync(f)) return `open ${f}: no such file or directory`;
     config = merge(config, (parseYaml(readFileSync(f, 'utf8')) as Record<string, unknown> | null) ?? {});
   }
-  const sets = values.get('set') ?? [];
-  for (const s of sets) for (const part of s.split(',')) setValue(config, part);
+  for (const s of values.get('set') ?? []) {
+    const e = parseSet(config, s);
+    if (e) return `failed parsing --set data: ${e}`;
+  }
+  // A Helm repository of an addon chart serves that chart only.
+  if (addonsOfRepo(ref.repo).length || (ADDON_CHART_NAMES as readonly string[]).includes(ref.chart))
+    return renderAddon(kube, release, namespace, ref, config);
   const versions = recordedInventories().map((r) => r.version);
   const version = ref.version ?? versions.at(-1);
   if (!(CHARTS as readonly string[]).includes(ref.chart) || !version || !versions.includes(version))
@@ -462,24 +640,8 @@ async function render(
   const inv = Object.values(inventoryFor(version, valuesSet).releases).find((r) => r.chart === chart);
   if (!inv) return notFoundText(ref);
   const hub = (config.global as { hub?: string } | undefined)?.hub;
-  const objects: Rendered['objects'] = [];
-  for (const o of inv.objects) {
-    const rt = await kube.resourceFor(o.apiVersion, o.kind).catch(() => undefined);
-    if (!rt && o.kind !== 'CustomResourceDefinition')
-      return `resource mapping not found for name: "${o.name}" namespace: "${o.namespace ?? ''}" from "": no matches for kind "${o.kind}" in version "${o.apiVersion}"\nensure CRDs are installed first`;
-    const obj = renderObject(o, { namespace, namespaced: rt?.namespaced ?? false, ...(hub ? { hub } : {}) });
-    // The inventory was rendered with the homelab release names; helm stamps this release's.
-    const labels = obj.metadata.labels ?? {};
-    if (labels['app.kubernetes.io/instance'] !== undefined) labels['app.kubernetes.io/instance'] = release;
-    labels['app.kubernetes.io/managed-by'] = 'Helm';
-    obj.metadata.labels = labels;
-    obj.metadata.annotations = {
-      ...obj.metadata.annotations,
-      'meta.helm.sh/release-name': release,
-      'meta.helm.sh/release-namespace': namespace,
-    };
-    objects.push({ obj, template: o.template });
-  }
+  const objects = await helmObjects(kube, inv.objects, release, namespace, hub ? { hub } : {});
+  if (typeof objects === 'string') return objects;
   return {
     chartName: inv.chartName,
     chartVersion: inv.chartVersion,

@@ -139,6 +139,11 @@ export interface RenderOptions {
   namespaced: boolean;
   /** --set global.hub. */
   hub?: string;
+  /**
+   * Images the values chose, by `<Kind>/<name>/<container>` (an addon chart's image.repository
+   * and image.tag, built as its template does); they replace the recorded image.
+   */
+  images?: Readonly<Record<string, string>>;
 }
 
 export function renderObject(o: ObjectSummary, opts: RenderOptions): KubeObj {
@@ -151,6 +156,10 @@ export function renderObject(o: ObjectSummary, opts: RenderOptions): KubeObj {
       labels: { ...o.labels },
       annotations: { ...o.annotations },
     },
+  };
+  const withImage = (c: Json, name: string): Json => {
+    const image = opts.images?.[`${o.kind}/${o.name}/${name}`];
+    return image === undefined ? c : { ...c, image };
   };
   if (o.workload) {
     const w = o.workload;
@@ -171,9 +180,9 @@ export function renderObject(o: ObjectSummary, opts: RenderOptions): KubeObj {
             : {}),
           ...(w.nodeSelector ? { nodeSelector: w.nodeSelector } : {}),
           ...(w.tolerations ? { tolerations: w.tolerations } : {}),
-          containers: w.containers.map((c) => container(c, opts.hub)),
+          containers: w.containers.map((c) => withImage(container(c, opts.hub), c.name)),
           ...(w.initContainers
-            ? { initContainers: w.initContainers.map((c) => container(c, opts.hub)) }
+            ? { initContainers: w.initContainers.map((c) => withImage(container(c, opts.hub), c.name)) }
             : {}),
           volumes: w.volumes.map(volume),
         },
