@@ -94,6 +94,21 @@ export interface DeleteResult<T> {
   deleted: boolean;
 }
 
+/** One write to a container's log (see TwinStore.appendPodLog). */
+export interface LogChunk {
+  at: Date;
+  text: string;
+}
+
+/** pods/log query options the kubelet honours (core/v1 PodLogOptions). */
+export interface PodLogOptions {
+  sinceSeconds?: number;
+  sinceTime?: Date;
+  tailLines?: number;
+  timestamps?: boolean;
+  limitBytes?: number;
+}
+
 export interface TwinStoreOptions {
   /** How long a deleted namespace stays Terminating before its contents go (ms, default 100). */
   namespaceDeletionDelayMs?: number;
@@ -119,6 +134,11 @@ export function rfc3339(d: Date): string {
   return d.toISOString().replace(/\.\d+Z$/, 'Z');
 }
 
+/** Go's RFC3339NanoFixed ("2006-01-02T15:04:05.000000000Z07:00") in UTC: the kubelet's log timestamps. */
+function rfc3339NanoFixed(d: Date): string {
+  return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z');
+}
+
 const GENERATE_CHARS = 'bcdfghjklmnpqrstvwxz2456789';
 
 function generateSuffix(): string {
@@ -142,7 +162,7 @@ export class TwinStore {
   private draining = false;
   private readonly timers = new Set<NodeJS.Timeout>();
   private gcScheduled = false;
-  private readonly logs = new Map<string, string>();
+  private readonly logs = new Map<string, LogChunk[]>();
   private readonly opts: Required<TwinStoreOptions>;
 
   constructor(options: TwinStoreOptions = {}) {
@@ -378,13 +398,42 @@ export class TwinStore {
 
   // ---- container logs (served at pods/log) ----
 
-  appendPodLog(key: ObjectKey, container: string, text: string): void {
+  /**
+   * Appends `text` to a container's log, as the container runtime records it: each line with the
+   * time it arrived (`at`, default the store's clock). That time is what `sinceSeconds`,
+   * `sinceTime` and `timestamps` read.
+   */
+  appendPodLog(key: ObjectKey, container: string, text: string, at: Date = this.opts.clock()): void {
     const k = `${key.namespace ?? ''}/${key.name}/${container}`;
-    this.logs.set(k, (this.logs.get(k) ?? '') + text);
+    let chunks = this.logs.get(k);
+    if (!chunks) this.logs.set(k, (chunks = []));
+    chunks.push({ at: new Date(at.getTime()), text });
   }
 
-  podLog(key: ObjectKey, container: string): string | undefined {
-    return this.logs.get(`${key.namespace ?? ''}/${key.name}/${container}`);
+  /**
+   * A container's log as the kubelet serves it (kubernetes pkg/kubelet/kuberuntime/logs/logs.go
+   * ReadLogs): the last `tailLines` lines first, then those older than `sinceSeconds` before now
+   * (the store's clock) or than `sinceTime` left out, each prefixed with its time in
+   * RFC3339NanoFixed and a space when `timestamps` is set, cut at `limitBytes`. Undefined when
+   * nothing was ever written.
+   */
+  podLog(key: ObjectKey, container: string, opts: PodLogOptions = {}): string | undefined {
+    const chunks = this.logs.get(`${key.namespace ?? ''}/${key.name}/${container}`);
+    if (!chunks) return undefined;
+    // One CRI log entry per line; a chunk's lines share its time.
+    let lines = chunks.flatMap((c) =>
+      (c.text.match(/[^\n]*\n|[^\n]+$/g) ?? []).map((text) => ({ at: c.at, text })),
+    );
+    if (opts.tailLines !== undefined) lines = lines.slice(Math.max(0, lines.length - opts.tailLines));
+    let since = -Infinity;
+    if (opts.sinceSeconds !== undefined) since = this.opts.clock().getTime() - opts.sinceSeconds * 1000;
+    if (opts.sinceTime !== undefined && opts.sinceTime.getTime() > since) since = opts.sinceTime.getTime();
+    let out = lines
+      .filter((l) => l.at.getTime() >= since)
+      .map((l) => (opts.timestamps ? `${rfc3339NanoFixed(l.at)} ${l.text}` : l.text))
+      .join('');
+    if (opts.limitBytes !== undefined) out = Buffer.from(out).subarray(0, opts.limitBytes).toString('utf8');
+    return out;
   }
 
   // ---- background work ----

@@ -653,19 +653,23 @@ export async function startTwinApiServer(opts: TwinApiServerOptions = {}): Promi
         `a container name must be specified for pod ${name}, choose one of: [${names.join(' ')}]`,
       );
     if (!all.includes(container)) throw badRequest(`container ${container} is not valid for pod ${name}`);
-    let text = store.podLog(ctx.key, container);
+    const num = (k: string) => {
+      const v = ctx.query.get(k);
+      return v === null ? undefined : Number(v);
+    };
+    const sinceTime = ctx.query.get('sinceTime');
+    const text = store.podLog(ctx.key, container, {
+      sinceSeconds: num('sinceSeconds'),
+      tailLines: num('tailLines'),
+      limitBytes: num('limitBytes'),
+      timestamps: ctx.query.get('timestamps') === 'true',
+      ...(sinceTime ? { sinceTime: new Date(sinceTime) } : {}),
+    });
     if (text === undefined && (pod.status as { phase?: string } | undefined)?.phase === 'Pending')
       throw badRequest(
         `container ${goQuote(container)} in pod ${goQuote(name)} is waiting to start: ContainerCreating`,
       );
-    text ??= '';
-    const tail = ctx.query.get('tailLines');
-    if (tail !== null) {
-      const lines = text.split('\n');
-      const trailing = lines[lines.length - 1] === '' ? lines.pop() : undefined;
-      text = lines.slice(Math.max(0, lines.length - Number(tail))).join('\n') + (trailing === '' ? '\n' : '');
-    }
-    return { code: 200, body: text, contentType: 'text/plain' };
+    return { code: 200, body: text ?? '', contentType: 'text/plain' };
   }
 
   /**

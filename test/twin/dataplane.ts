@@ -910,8 +910,8 @@ function convertPeerAuthentication(
   };
 }
 
-/** Every policy istiod sends to ztunnel (policies.go PolicyCollections: Authz + PeerAuth derived + DefaultPolicy). */
-function allZtunnelPolicies(objects: TwinObjects): Map<string, ZtunnelPolicy> {
+/** Every policy istiod sends to ztunnel (policies.go PolicyCollections: Authz + PeerAuth derived + DefaultPolicy), by "ns/name". */
+export function allZtunnelPolicies(objects: TwinObjects): Map<string, ZtunnelPolicy> {
   const root = objects.rootNamespace;
   const out = new Map<string, ZtunnelPolicy>();
   for (const ap of objects.authorizationPolicies) {
@@ -943,7 +943,11 @@ function allZtunnelPolicies(objects: TwinObjects): Map<string, ZtunnelPolicy> {
  * whose matchLabels are a subset of the pod's labels (a selector without matchLabels attaches to nothing:
  * GetLabelSelector() is nil), then the PeerAuthentication keys.
  */
-function workloadPolicyKeys(objects: TwinObjects, policies: Map<string, ZtunnelPolicy>, pod: Pod): string[] {
+export function workloadPolicyKeys(
+  objects: TwinObjects,
+  policies: Map<string, ZtunnelPolicy>,
+  pod: Pod,
+): string[] {
   const keys: string[] = [];
   for (const [key, p] of policies) {
     if (p.matchLabels === undefined || p.scope !== 'WorkloadSelector') continue;
