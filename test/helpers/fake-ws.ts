@@ -1,5 +1,12 @@
 import type http from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
+import {
+  EXEC_PROTOCOLS,
+  execStatus,
+  PORTFORWARD_PROTOCOLS,
+  portPrefix,
+  wsFrame as frame,
+} from '../twin/pods.ts';
 
 /**
  * The API server's WebSocket endpoints as @kubernetes/client-node 2.x uses them, for contract
@@ -41,23 +48,8 @@ export interface WsApi {
   close(): void;
 }
 
-/**
- * Subprotocols as the servers offer them: exec (API server remotecommand) speaks v5 and v4; the
- * kubelet's WebSocket port-forward only v4.channel.k8s.io (and v4.base64, and ""; kubernetes
- * staging/src/k8s.io/kubelet/pkg/cri/streaming/portforward/websocket.go).
- */
-const EXEC_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
-const PORTFORWARD_PROTOCOLS = ['v4.channel.k8s.io'];
-
-function frame(channel: number, data: Buffer | string): Buffer {
-  return Buffer.concat([Buffer.from([channel]), Buffer.isBuffer(data) ? data : Buffer.from(data)]);
-}
-
-function portPrefix(port: number): Buffer {
-  const b = Buffer.alloc(2);
-  b.writeUInt16LE(port, 0);
-  return b;
-}
+// The subprotocols as the servers offer them, the frames and the exec status are the twin's pod
+// runtime's (test/twin/pods.ts), so the two cannot drift apart.
 
 /** Serves exec and port-forward upgrades on an existing HTTP server. */
 export function attachWebSocketApi(http: http.Server, handlers: WsHandlers): WsApi {
@@ -90,22 +82,8 @@ export function attachWebSocketApi(http: http.Server, handlers: WsHandlers): WsA
         if (reply.hang) return;
         if (reply.stdout) ws.send(frame(1, reply.stdout));
         if (reply.stderr) ws.send(frame(2, reply.stderr));
-        const code = reply.exitCode ?? 0;
         ws.send(
-          frame(
-            3,
-            JSON.stringify(
-              code === 0
-                ? { metadata: {}, status: 'Success' }
-                : {
-                    metadata: {},
-                    status: 'Failure',
-                    message: `command terminated with non-zero exit code: error executing command [${url.searchParams.getAll('command').join(' ')}], exit code ${code}`,
-                    reason: 'NonZeroExitCode',
-                    details: { causes: [{ reason: 'ExitCode', message: String(code) }] },
-                  },
-            ),
-          ),
+          frame(3, JSON.stringify(execStatus(reply.exitCode ?? 0, url.searchParams.getAll('command')))),
         );
         ws.close();
         return;

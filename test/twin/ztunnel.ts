@@ -59,6 +59,26 @@ import type { ConnectionRecord, Endpoint, Traffic } from './traffic.ts';
 
 /** The chart's DaemonSet pod label and container (harness/kube/ops.ts ISTIO_OBJECTS.ztunnel). */
 export const ZTUNNEL_LABEL = { key: 'app', value: 'ztunnel' } as const;
+
+/**
+ * The nodes a ztunnel serves: those with a Running, Ready ztunnel pod (labelled as the chart labels
+ * it) in the Istio namespace that is not being deleted. The dataplane's TwinObjects.ztunnelNodes.
+ */
+export function ztunnelNodes(
+  pods: { metadata: KubeObject['metadata']; spec?: { nodeName?: string }; status?: PodObject['status'] }[],
+  istioNamespace = 'istio-system',
+): string[] {
+  return pods
+    .filter(
+      (p) =>
+        p.metadata.namespace === istioNamespace &&
+        p.metadata.labels?.[ZTUNNEL_LABEL.key] === ZTUNNEL_LABEL.value &&
+        !p.metadata.deletionTimestamp &&
+        p.status?.phase === 'Running' &&
+        (p.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
+    )
+    .map((p) => p.spec?.nodeName ?? '');
+}
 export const ZTUNNEL_CONTAINER = 'istio-proxy';
 /** zt@1.28.3 src/config.rs: admin on localhost:15000, stats on :15020. */
 export const ADMIN_PORT = 15000;
