@@ -141,6 +141,54 @@ function nodeObject(n: ClusterRecord['nodes'][number], image: string): KubeObj {
   };
 }
 
+/**
+ * kind's default CNI, as `kind create cluster` applies it: kindnet's ServiceAccount and DaemonSet in
+ * kube-system (kubernetes-sigs/kind@v0.30.0 pkg/build/nodeimage/const_cni.go, image
+ * docker.io/kindest/kindnetd:v20250512-df8de77b; RBAC left out). The harness looks for this
+ * DaemonSet to know that host traffic is not judged (harness/kube/ops.ts hasKindnet). kube-proxy,
+ * CoreDNS and local-path-provisioner are not modelled.
+ */
+export function kindnetObjects(podSubnet: string): KubeObj[] {
+  const labels = { tier: 'node', app: 'kindnet', 'k8s-app': 'kindnet' };
+  return [
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'kindnet', namespace: 'kube-system' } },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'DaemonSet',
+      metadata: { name: 'kindnet', namespace: 'kube-system', labels },
+      spec: {
+        selector: { matchLabels: { app: 'kindnet' } },
+        template: {
+          metadata: { labels },
+          spec: {
+            hostNetwork: true,
+            nodeSelector: { 'kubernetes.io/os': 'linux' },
+            tolerations: [{ operator: 'Exists' }],
+            priorityClassName: 'system-node-critical',
+            serviceAccountName: 'kindnet',
+            containers: [
+              {
+                name: 'kindnet-cni',
+                image: 'docker.io/kindest/kindnetd:v20250512-df8de77b',
+                env: [
+                  { name: 'HOST_IP', valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } },
+                  { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+                  { name: 'POD_SUBNET', value: podSubnet },
+                ],
+                resources: {
+                  requests: { cpu: '100m', memory: '50Mi' },
+                  limits: { cpu: '100m', memory: '50Mi' },
+                },
+                securityContext: { privileged: false, capabilities: { add: ['NET_RAW', 'NET_ADMIN'] } },
+              },
+            ],
+          },
+        },
+      },
+    },
+  ];
+}
+
 /** Deletes every object of every resource the twin lists (a deleted cluster takes its API with it). */
 export async function wipe(kube: Kube): Promise<void> {
   const resources = (await kube.discover(true)).filter(
@@ -202,6 +250,14 @@ export async function kindMain(argv: string[], io: Io): Promise<number> {
       for (const n of nodes) {
         try {
           await kube.create(nodeObject(n, image));
+        } catch (e) {
+          if (!(e instanceof HttpError && e.code === 409)) throw e;
+        }
+      }
+      // kind's default networking.podSubnet (v0.30.0 pkg/apis/config/v1alpha4/default.go).
+      for (const o of kindnetObjects('10.244.0.0/16')) {
+        try {
+          await kube.create(o);
         } catch (e) {
           if (!(e instanceof HttpError && e.code === 409)) throw e;
         }
