@@ -308,7 +308,12 @@ export const mtlsTests = defineSuite('mtls', [
             { key: 'y', meshed: true },
             { key: 'z', meshed: false },
           ],
-          servers: [{ ns: 'y', name: 'a' }],
+          // z/a is the plaintext client's positive control: a reset from y only counts as STRICT's
+          // when the same client connects elsewhere (a client that never connects proves nothing).
+          servers: [
+            { ns: 'y', name: 'a' },
+            { ns: 'z', name: 'a' },
+          ],
           clients: [
             { ns: 'x', name: 'a' },
             { ns: 'z', name: 'a' },
@@ -317,7 +322,12 @@ export const mtlsTests = defineSuite('mtls', [
         });
         expect(r.mismatches, matrixFailure(r)).toEqual([]);
         const from = (k: string) =>
-          r.observations.find((o) => o.probe.client.namespace === r.ns[k] && o.probe.port === 80)?.observed;
+          r.observations.find(
+            (o) =>
+              o.probe.client.namespace === r.ns[k] &&
+              o.probe.to.startsWith(`${r.ns.y ?? ''}/`) &&
+              o.probe.port === 80,
+          )?.observed;
         expect([mode, from('x'), from('z')]).toEqual(
           mode === 'STRICT' ? ['STRICT', 'connected', 'reset'] : ['PERMISSIVE', 'connected', 'connected'],
         );
