@@ -112,6 +112,27 @@ export function asInterrupted(signal: AbortSignal, what: string): InterruptedErr
   );
 }
 
+/**
+ * The text of anything thrown or rejected with. client-node's WebSocket calls (exec, port-forward)
+ * reject with the socket's ErrorEvent ({type, message, error}), not an Error, whose String() is
+ * "[object Object]"; its message (e.g. "Unexpected server response: 404", ws's text for an
+ * upgrade the API server refused) is what a user needs.
+ */
+export function errorText(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  if (typeof e === 'object' && e !== null) {
+    const o = e as { message?: unknown; error?: unknown };
+    if (typeof o.message === 'string' && o.message !== '') return o.message;
+    if (o.error instanceof Error) return o.error.message;
+    try {
+      return clip(JSON.stringify(e));
+    } catch {
+      return Object.prototype.toString.call(e);
+    }
+  }
+  return String(e);
+}
+
 export function isConformanceError(e: unknown): e is ConformanceError {
   return e instanceof ConformanceError;
 }

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { Exec, type V1Status } from '@kubernetes/client-node';
-import { asInterrupted } from '../errors.ts';
+import { asInterrupted, errorText } from '../errors.ts';
 import type { KubeClients } from './client.ts';
 
 export interface ExecOutput {
@@ -92,7 +92,7 @@ export async function execInPod(
       .catch((e: unknown) => {
         if (done) return;
         done = true;
-        reject(e instanceof Error ? e : new Error(String(e)));
+        reject(e instanceof Error ? e : new Error(`${what}: ${errorText(e)}`));
       });
   });
 }

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { PassThrough } from 'node:stream';
 import { PortForward } from '@kubernetes/client-node';
-import { asInterrupted, throwIfInterrupted } from '../errors.ts';
+import { asInterrupted, errorText, throwIfInterrupted } from '../errors.ts';
 import type { KubeClients } from './client.ts';
 
 /**
@@ -25,6 +25,8 @@ export async function getViaPortForward(
   // request with that message instead of waiting for the timeout.
   const failed = new AbortController();
   let podError = '';
+  // Why the API server refused the port-forward itself, when it did.
+  let forwardError = '';
   const server = net.createServer((socket) => {
     sockets.add(socket);
     const errors = new PassThrough();
@@ -45,10 +47,13 @@ export async function getViaPortForward(
         else socket.once('close', close);
       })
       .catch((e: unknown) => {
-        // The local connection ends with the error; fetch reports it. Without a listener the
-        // destroy would also surface as an uncaught 'error' event.
+        // The API server refused the forward (no such pod, not running, forbidden): stop the
+        // request with that text; fetch alone would only say "fetch failed". Without a listener
+        // the destroy would also surface as an uncaught 'error' event.
+        forwardError ||= errorText(e);
+        failed.abort(new Error(forwardError));
         socket.once('error', () => undefined);
-        socket.destroy(e instanceof Error ? e : new Error(String(e)));
+        socket.destroy();
       });
   });
   await new Promise<void>((resolve, reject) => {
@@ -72,6 +77,8 @@ export async function getViaPortForward(
     } catch (e) {
       if (kube.signal?.aborted) throw asInterrupted(kube.signal, what);
       if (podError.trim() !== '') throw new Error(`${what}: the pod refused: ${podError.trim()}`);
+      if (forwardError !== '')
+        throw new Error(`${what}: the API server refused the port-forward: ${forwardError}`);
       if (signal.aborted && !failed.signal.aborted)
         throw new Error(`${what}: no answer within ${Math.round(timeoutMs / 1000)}s`);
       throw new Error(`${what}: ${e instanceof Error ? e.message : String(e)}`);

@@ -231,9 +231,16 @@ describe('exec', () => {
   });
 
   it('answers as the API server and kubelet for a missing pod, a wrong container, a pod not running, a missing binary', async () => {
-    // The harness sees these as rejected execs (client-node's ErrorEvent becomes "[object Object]").
-    await expect(exec('plain', 'nope', ['true'])).rejects.toThrow();
-    await expect(exec('plain', 'client-a', ['true'], 5000, 'sidecar')).rejects.toThrow();
+    // The harness sees these as rejected execs, with ws's text for the refused upgrade.
+    await expect(exec('plain', 'nope', ['true'])).rejects.toThrow(
+      'exec in plain/nope: true…: Unexpected server response: 404',
+    );
+    await expect(exec('plain', 'client-a', ['true'], 5000, 'sidecar')).rejects.toThrow(
+      'Unexpected server response: 400',
+    );
+    await expect(getViaPortForward(kube, 'plain', 'nope', 15000, '/config_dump', 5000)).rejects.toThrow(
+      'GET /config_dump on plain/nope:15000 through a port-forward: the API server refused the port-forward: Unexpected server response: 404',
+    );
     const v5 = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
     const missing404 = await upgrade('/api/v1/namespaces/plain/pods/nope/exec?command=true&stdout=true', v5);
     expect(missing404.status).toBe(404);
@@ -541,7 +548,9 @@ describe('port-forward', () => {
     await expect(getViaPortForward(kube, 'plain', 'server-b', 15001, '/config_dump', 5000)).rejects.toThrow(
       /the pod refused: error forwarding port 15001 to pod [0-9a-f]{64}, uid : failed to execute portforward in network namespace "\/var\/run\/netns\/cni-[0-9a-f-]{36}": failed to connect to localhost:15001 inside namespace "[0-9a-f]{64}", IPv4: dial tcp4 127\.0\.0\.1:15001: connect: connection refused IPv6 dial tcp6 \[::1\]:15001: connect: connection refused$/,
     );
-    await expect(getViaPortForward(kube, 'plain', 'nope', 15000, '/', 3000)).rejects.toThrow(/fetch failed/);
+    await expect(getViaPortForward(kube, 'plain', 'nope', 15000, '/', 3000)).rejects.toThrow(
+      /the API server refused the port-forward: Unexpected server response: 404/,
+    );
     const missing = await upgrade('/api/v1/namespaces/plain/pods/nope/portforward?ports=15000', [
       'v4.channel.k8s.io',
     ]);
