@@ -143,6 +143,11 @@ export interface Mismatch {
   expected: ObservedClass;
   observed: ObservedClass;
   inconclusive: boolean;
+  /**
+   * The cell showed what was expected, but not as many times in a row as it must before the
+   * convergence deadline (probe/engine.ts converge): how many times it did.
+   */
+  unsettledRun?: number;
   reason: string;
   detail: string;
   repro: string;
@@ -161,11 +166,28 @@ export function mismatches(obs: Observation[], reasons: Map<string, string> = ne
         expected: o.probe.expected,
         observed: o.observed,
         inconclusive: o.inconclusive,
+        ...(!o.settled && o.observed === o.probe.expected
+          ? { unsettledRun: trailingRun(o.history, o.observed) }
+          : {}),
         reason: reasons.get(`${from}|${o.probe.to}|${o.probe.port}`) ?? '',
         detail: `${o.last.detail}; history ${o.history.join(',')}`,
         repro: o.repro,
       };
     });
+}
+
+/** How many of the last observations in a row were `cls`. */
+function trailingRun(history: ObservedClass[], cls: ObservedClass): number {
+  let n = 0;
+  for (let i = history.length - 1; i >= 0 && history[i] === cls; i--) n++;
+  return n;
+}
+
+function mismatchHead(m: Mismatch): string {
+  const head = `${m.from} -> ${m.to}:${m.port}: expected ${m.expected}`;
+  if (m.unsettledRun !== undefined)
+    return `${head}, seen ${m.unsettledRun} time(s) in a row but not as often as required before the convergence deadline (the deadline passed before it was seen again; on a slow machine raise AMBIENT_TIMEOUT_DATAPLANE_CONVERGENCE)`;
+  return `${head}, observed ${m.observed}${m.inconclusive ? ' (inconclusive: this client never connected anywhere)' : ''}`;
 }
 
 export function renderComparison(obs: Observation[]): string {
@@ -184,8 +206,7 @@ export function renderComparison(obs: Observation[]): string {
 export function renderMismatches(list: Mismatch[]): string {
   return list
     .map(
-      (m) =>
-        `${m.from} -> ${m.to}:${m.port}: expected ${m.expected}, observed ${m.observed}${m.inconclusive ? ' (inconclusive: this client never connected anywhere)' : ''}\n  model: ${m.reason || '-'}\n  probe: ${m.detail}\n  reproduce: ${m.repro}`,
+      (m) => `${mismatchHead(m)}\n  model: ${m.reason || '-'}\n  probe: ${m.detail}\n  reproduce: ${m.repro}`,
     )
     .join('\n');
 }

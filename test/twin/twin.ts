@@ -1,4 +1,5 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_TIMEOUTS, type TimeoutKey } from '../../harness/timeouts.ts';
@@ -32,7 +33,25 @@ export interface Twin {
   stateDir: string;
   /** The environment a CLI run on this twin gets (see twinEnv). */
   env(extra?: Record<string, string>): Record<string, string>;
+  /**
+   * For tests: holds the next API request that `match` accepts (only that one) until `release`,
+   * so that a run can be caught inside a step (interrupt.test.ts).
+   */
+  gate(match: (req: http.IncomingMessage, url: URL) => boolean): Gate;
   close(): Promise<void>;
+}
+
+/** An API request held by twin.gate. */
+export interface Gate {
+  /** Resolves with "<METHOD> <path>" once a matching request is held. */
+  held: Promise<string>;
+  /** Whether the held request's client has closed its connection (e.g. its process was killed). */
+  abandoned(): boolean;
+  /**
+   * Passes the held request on to the API server, unless its client is gone (then it is dropped,
+   * as it never reached the server); stops holding. Returns what happened to it.
+   */
+  release(): 'delivered' | 'dropped' | 'none';
 }
 
 export interface TwinOptions extends Omit<ControllerOptions, 'clusterName'> {
@@ -52,7 +71,15 @@ const REPO = path.join(import.meta.dirname, '..', '..');
  * resolution, windows) short so that nothing waits for simulated time on the wall clock.
  */
 export function scaledTimeouts(scale = 20, metricResolutionMs = 100): Record<string, string> {
+  // Floors are bounds on work the twin really does (processes, execs, probe rounds), which a
+  // loaded 2-CPU machine slows down; they cost nothing when things go right.
   const floors: Partial<Record<TimeoutKey, number>> = {
+    dataplaneConvergence: 20_000,
+    ztunnelProgrammed: 10_000,
+    meshEnrollment: 10_000,
+    podReady: 20_000,
+    nodesReady: 10_000,
+    namespaceDelete: 10_000,
     preflight: 10_000,
     exec: 15_000,
     apiRequest: 15_000,
@@ -85,7 +112,13 @@ export function scaledTimeouts(scale = 20, metricResolutionMs = 100): Record<str
 
 export async function startTwin(opts: TwinOptions = {}): Promise<Twin> {
   const stateDir = mkdtempSync(path.join(opts.tmpDir ?? os.tmpdir(), 'twin-'));
-  const api = await startTwinApiServer({ crds: [] });
+  // twin.gate: armed gates hold their first matching request; a released one is dispatched again.
+  const gates = new Set<(req: http.IncomingMessage, res: http.ServerResponse, url: URL) => boolean>();
+  const passing = new WeakSet<http.IncomingMessage>();
+  const api = await startTwinApiServer({
+    crds: [],
+    handle: (req, res, url) => !passing.has(req) && [...gates].some((g) => g(req, res, url)),
+  });
   const traffic = new Traffic();
   const metricResolutionMs = opts.metricResolutionMs ?? 100;
   const controllers = startControllers(api.store, { createNodes: false, ...opts, metricResolutionMs });
@@ -119,7 +152,36 @@ export async function startTwin(opts: TwinOptions = {}): Promise<Twin> {
       ...scaledTimeouts(opts.timeScale, metricResolutionMs),
       ...extra,
     }),
+    gate(match) {
+      let held: { req: http.IncomingMessage; res: http.ServerResponse } | undefined;
+      let gone = false;
+      let onHeld: (what: string) => void = () => undefined;
+      const gate = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => {
+        if (!match(req, url)) return false;
+        gates.delete(gate);
+        held = { req, res };
+        res.on('close', () => (gone = !res.writableEnded));
+        onHeld(`${req.method ?? 'GET'} ${url.pathname}${url.search}`);
+        return true;
+      };
+      gates.add(gate);
+      return {
+        held: new Promise<string>((resolve) => (onHeld = resolve)),
+        abandoned: () => gone,
+        release() {
+          gates.delete(gate);
+          if (!held) return 'none';
+          const { req, res } = held;
+          held = undefined;
+          if (gone || req.socket.destroyed) return 'dropped';
+          passing.add(req);
+          api.server.emit('request', req, res);
+          return 'delivered';
+        },
+      };
+    },
     async close() {
+      gates.clear();
       await runtime.close();
       ztunnel.stop();
       await controllers.stop();
