@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { CleanFlags } from './clean.ts';
+import type { UpgradeMatrixFlags, UpgradePlanFlags } from './upgrade.ts';
 import { InterruptedError, isConformanceError } from '../harness/errors.ts';
 import { collectList } from '../harness/selection.ts';
 import type { RunFlags } from '../harness/settings.ts';
@@ -18,6 +19,19 @@ const VERSION = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'
   .version;
 
 const commands = () => import('./commands.ts');
+
+/** Comma-separated or repeated values of `what` (e.g. Istio versions for --via); none is refused. */
+const collectNamed =
+  (what: string) =>
+  (value: string, previous: string[] = []): string[] => {
+    const items = value
+      .split(',')
+      .map((v) => v.trim())
+      .filter(Boolean);
+    if (items.length === 0)
+      throw new InvalidArgumentError(`expected ${what}, comma-separated; seen an empty value`);
+    return [...previous, ...items];
+  };
 
 function addRunFlags(cmd: Command): Command {
   return cmd
@@ -131,6 +145,53 @@ export function buildProgram(): Command {
     .addOption(new Option('--json', 'machine-readable output'))
     .action(async (flags: { json?: boolean }) => {
       process.exitCode = (await import('./list.ts')).listCommand(flags);
+    });
+  const upgrade = program.command('upgrade').description('Istio upgrade tools');
+  upgrade
+    .command('plan')
+    .description(
+      'check an upgrade A → B without a cluster: hops and version skew, Kubernetes and kind image, releases, chart and image hosts, values keys, behaviour changes, and with --gitops the Argo CD Applications (exit 0 sound, 1 a check fails, 2 bad input)',
+    )
+    .option('--from <version>', 'the installed Istio version (default: the profile’s istio.version)')
+    .option('--to <version>', 'the target Istio version (required)')
+    .option(
+      '--via <versions>',
+      'stops on the way, comma-separated or repeated (default: the newest known patch of each minor in between)',
+      collectNamed('Istio versions such as 1.29.6'),
+    )
+    .option('--direct', 'check a single hop A → B (refused when it skips a minor)')
+    .option('--profile <file>', 'profile YAML (default: the embedded homelab profile)')
+    .option('--gitops <dir>', 'folder with the Argo CD Application manifests of the four Istio charts')
+    .option('--offline', 'use recorded chart facts only; never run helm to fetch a chart')
+    .option('--date <YYYY-MM-DD>', 'the date end of life and host retirement are judged on (default: today)')
+    .option(
+      '--json',
+      'machine-readable: {"schema","from","to","path","steps","checks":[{"id","title","status","summary","evidence":[{"text","source","status"}]}],"verdict","exitCode"} (docs/upgrade-plan.md)',
+    )
+    .action(async (flags: UpgradePlanFlags) => {
+      process.exitCode = await (await import('./upgrade.ts')).upgradePlanCommand(flags);
+    });
+  upgrade
+    .command('matrix')
+    .description(
+      'the version matrix: each supported Istio minor’s newest patch × each Kubernetes minor it supports that a pinned kind release provides',
+    )
+    .option(
+      '--json',
+      'for a workflow’s strategy.matrix: {"include":[{"id","istio","kubernetes","kind","nodeImage","only","hub","expectations"}]}',
+    )
+    .option(
+      '--cells <ids>',
+      'only these cells (comma-separated or repeated; default all)',
+      collectNamed('matrix cell ids such as istio-1.31.1-k8s-1.34'),
+    )
+    .option(
+      '--profile-for <cell>',
+      'print the embedded profile with that cell’s Istio version and node image',
+    )
+    .option('--date <YYYY-MM-DD>', 'the date that decides which minors are still supported (default: today)')
+    .action(async (flags: UpgradeMatrixFlags) => {
+      process.exitCode = await (await import('./upgrade.ts')).upgradeMatrixCommand(flags);
     });
   const netpol = program.command('netpol').description('NetworkPolicy tools');
   netpol

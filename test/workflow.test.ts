@@ -10,15 +10,22 @@ import { parse } from 'yaml';
  * src/Runner.Sdk/ProcessInvoker.cs), so the step must exec npm, whose script execs node.
  */
 const DIR = path.join(import.meta.dirname, '..', '.github', 'workflows');
-type Step = { uses?: string; run?: string; name?: string };
-const workflows = readdirSync(DIR)
+type Step = {
+  uses?: string;
+  run?: string;
+  name?: string;
+  env?: Record<string, string>;
+  with?: Record<string, unknown>;
+};
+type Job = { steps: Step[]; strategy?: { matrix?: unknown } };
+type Workflow = { on: Record<string, unknown>; jobs: Record<string, Job> };
+const parsed = readdirSync(DIR)
   .filter((f) => f.endsWith('.yml'))
-  .map((f) => ({
-    file: f,
-    steps: Object.values(
-      (parse(readFileSync(path.join(DIR, f), 'utf8')) as { jobs: Record<string, { steps: Step[] }> }).jobs,
-    ).flatMap((j) => j.steps),
-  }));
+  .map((f) => ({ file: f, doc: parse(readFileSync(path.join(DIR, f), 'utf8')) as Workflow }));
+const workflows = parsed.map(({ file, doc }) => ({
+  file,
+  steps: Object.values(doc.jobs).flatMap((j) => j.steps),
+}));
 
 describe('CI workflows', () => {
   it('pin every action by a full commit SHA', () => {
@@ -39,5 +46,42 @@ describe('CI workflows', () => {
       scripts: Record<string, string>;
     };
     expect(pkg.scripts.conformance).toMatch(/^exec node /);
+  });
+
+  it('never interpolate an expression into a shell line: inputs and matrix values come through env', () => {
+    const runs = workflows.flatMap((w) =>
+      w.steps.filter((s) => s.run).map((s) => `${w.file}: ${s.run ?? ''}`),
+    );
+    for (const r of runs) expect(r).not.toContain('${{');
+  });
+});
+
+describe('the version matrix workflow', () => {
+  const wf = parsed.find((w) => w.file === 'version-matrix.yml')?.doc;
+  const job = (name: string) => wf?.jobs[name] as Job;
+  const stepRun = (name: string, re: RegExp) => job(name).steps.find((s) => re.test(s.run ?? ''));
+
+  it('runs weekly and on demand', () => {
+    expect(Object.keys(wf?.on ?? {}).sort()).toEqual(['schedule', 'workflow_dispatch']);
+  });
+
+  it('takes its cells from `upgrade matrix --json` (the plan’s tables), filtered by the input through env', () => {
+    const step = stepRun('cells', /upgrade matrix --json/);
+    expect(step?.env).toEqual({ CELLS: '${{ inputs.cells }}' });
+    expect(job('run').strategy?.matrix).toBe('${{ fromJSON(needs.cells.outputs.matrix) }}');
+  });
+
+  it('installs the cell’s kind release, writes the cell’s profile and runs the install suite and the smoke subset', () => {
+    expect(stepRun('run', /go install "sigs\.k8s\.io\/kind@\$\{KIND_VERSION\}"/)?.env).toEqual({
+      KIND_VERSION: '${{ matrix.kind }}',
+    });
+    expect(stepRun('run', /upgrade matrix --profile-for "\$CELL"/)?.env).toEqual({
+      CELL: '${{ matrix.id }}',
+    });
+    const run = stepRun('run', /npm run conformance/);
+    expect(run?.run?.trim()).toBe(
+      'exec npm run conformance -- --profile profiles/homelab/matrix-cell.yaml --only "$ONLY"',
+    );
+    expect(run?.env).toEqual({ ONLY: '${{ matrix.only }}' });
   });
 });

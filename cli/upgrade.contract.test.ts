@@ -1,0 +1,164 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { runMain } from '../test/helpers/in-process.ts';
+
+const ROOT = path.join(import.meta.dirname, '..');
+const BIN = path.join(ROOT, 'bin', 'ambient-conformance.mjs');
+const GITOPS = path.join(ROOT, 'profiles', 'homelab', 'argocd');
+
+/**
+ * `upgrade plan` as a user meets it: the real binary for the exit codes 0, 1 and 2 (one process
+ * each), main() in this process for the rest. Every run is --offline (no helm is run) and dated
+ * (--date), so the verdicts do not move with the calendar.
+ */
+function spawn(args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const home = mkdtempSync(path.join(os.tmpdir(), 'home-'));
+  const r = spawnSync(process.execPath, [BIN, 'upgrade', 'plan', ...args], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    cwd: ROOT,
+    env: { PATH: [path.dirname(process.execPath), '/usr/bin', '/bin'].join(path.delimiter), HOME: home },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+async function plan(args: string[]) {
+  const home = mkdtempSync(path.join(os.tmpdir(), 'home-'));
+  return runMain(['upgrade', 'plan', ...args], {
+    PATH: '/usr/bin:/bin',
+    HOME: home,
+    AMBIENT_CHART_CACHE: path.join(home, 'charts'),
+  });
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+  process.exitCode = undefined;
+});
+
+const DATED = ['--offline', '--date', '2026-11-30'];
+
+describe('ambient-conformance upgrade plan (the binary)', () => {
+  it('exit 0: the homelab profile 1.28.3 → 1.31.1 is sound, offline, printing the hops and every check', () => {
+    const r = spawn(['--to', '1.31.1', ...DATED]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('1.28.3 → 1.29.8 → 1.30.5 → 1.31.1 (one minor per hop');
+    for (const title of [
+      'Hops and version skew',
+      'Kubernetes and kind node image',
+      'Releases',
+      'Chart repositories and image hubs',
+      'Values keys the charts read',
+      'Behaviour changes crossing the path',
+    ])
+      expect(r.stdout).toContain(title);
+  });
+
+  it('exit 1: with the homelab’s Argo CD Applications a check fails (retired repoURL for 1.31)', () => {
+    const r = spawn(['--from', '1.28.3', '--to', '1.31.1', '--gitops', GITOPS, ...DATED, '--json']);
+    expect(r.code).toBe(1);
+    const json = JSON.parse(r.stdout) as { verdict: string; checks: { id: string; status: string }[] };
+    expect(json.verdict).toBe('fails');
+    expect(json.checks.map((c) => c.id)).toEqual([
+      'hops',
+      'kubernetes',
+      'releases',
+      'hosts',
+      'values',
+      'behaviour',
+      'gitops-waves',
+      'gitops-staging',
+      'gitops-ignore',
+    ]);
+    expect(json.checks.find((c) => c.id === 'hosts')?.status).toBe('fail');
+  });
+
+  it('exit 2: bad input, one precise message and no stack trace', () => {
+    const r = spawn(['--to', '1.32.0', ...DATED]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(
+      [
+        'ambient-conformance: --to "1.32.0" is not an Istio version this tool knows',
+        '  expected: a release of an Istio minor this tool knows: 1.28, 1.29, 1.30, 1.31',
+        '  seen:     1.32.0 (Istio 1.32 is not in the table)',
+        '  fix:      use a known minor, or add 1.32 with its supported Kubernetes minors (istio.io supportStatus.yml) to harness/istio/versions.ts',
+        '',
+      ].join('\n'),
+    );
+  });
+});
+
+describe('ambient-conformance upgrade plan (in process)', () => {
+  it('1.28.3 → 1.30.5 in one step (--direct) fails with the legal path', async () => {
+    const r = await plan(['--to', '1.30.5', '--direct', ...DATED]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(
+      '1.28.3 → 1.30.5 skips a minor: the data plane would be more than one minor behind istiod; take 1.28.3 → 1.29.8 → 1.30.5',
+    );
+  });
+
+  it.each([
+    [['--to', 'banana'], '--to "banana" is not an Istio version'],
+    [[], '--to is required'],
+    [['--to', '1.28.1'], '--from 1.28.3 (the profile’s istio.version) is not older than --to 1.28.1'],
+    [['--from', '1.30.3', '--to', '1.29.6'], '--from 1.30.3 is not older than --to 1.29.6'],
+    [
+      ['--to', '1.31.1', '--via', '1.30.5,1.29.8'],
+      '--via 1.30.5,1.29.8: 1.29.8 is not between 1.30.5 and 1.31.1',
+    ],
+    [['--to', '1.31.1', '--via', '1.29.8', '--direct'], '--via and --direct exclude each other'],
+    [['--to', '1.31.1', '--date', '2026-02-30'], '--date "2026-02-30" is not a date'],
+    [['--to', '1.31.1', '--gitops', '/nonexistent/gitops'], '--gitops /nonexistent/gitops: no such folder'],
+    [
+      ['--to', '1.31.1', '--gitops', path.join(GITOPS, 'manifests', 'applications', 'istiod.yaml')],
+      'not a folder',
+    ],
+    [
+      ['--to', '1.31.1', '--gitops', path.join(ROOT, 'clusters')],
+      'no Argo CD Application deploys an Istio chart',
+    ],
+    [
+      ['--to', '1.31.1', '--profile', '/nonexistent/profile.yaml'],
+      'profile not found: /nonexistent/profile.yaml',
+    ],
+  ])('%j is refused with exit 2: %s', async (args, message) => {
+    const r = await plan([...args, '--offline']);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(message);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('a malformed Application manifest is refused naming the file and the field', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'gitops-'));
+    mkdirSync(path.join(dir, 'apps'));
+    writeFileSync(
+      path.join(dir, 'apps', 'istiod.yaml'),
+      'apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: istiod\n  annotations: { argocd.argoproj.io/sync-wave: soon }\nspec:\n  source: { repoURL: https://blob.istio.io/istio-release/charts, chart: istiod, targetRevision: 1.28.3 }\n',
+    );
+    const r = await plan(['--to', '1.29.6', '--gitops', dir, ...DATED]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      `--gitops ${dir}: apps/istiod.yaml: Application istiod: metadata.annotations["argocd.argoproj.io/sync-wave"]`,
+    );
+    expect(r.stderr).toContain('expected: an integer as a string, e.g. "-44"');
+    writeFileSync(path.join(dir, 'apps', 'istiod.yaml'), 'kind: Application\n  bad: [');
+    expect((await plan(['--to', '1.29.6', '--gitops', dir, ...DATED])).code).toBe(2);
+  });
+
+  it('without --offline and without helm on PATH the value check says why it could not run', async () => {
+    const r = await plan(['--to', '1.31.1', '--date', '2026-11-30', '--json']);
+    expect(r.code).toBe(0);
+    const json = JSON.parse(r.stdout) as {
+      checks: { id: string; status: string; evidence: { text: string }[] }[];
+    };
+    const values = json.checks.find((c) => c.id === 'values');
+    expect(values?.status).toBe('not-run');
+    expect(values?.evidence.some((e) => e.text.includes('no helm on PATH to fetch the chart'))).toBe(true);
+  });
+});

@@ -1,0 +1,194 @@
+import { describe, expect, it } from 'vitest';
+import { homelabApps } from '../../test/helpers/upgrade.ts';
+import { UserInputError } from '../errors.ts';
+import { parseGitops, syncOption, type GitopsApp } from './gitops.ts';
+import { choosePath } from './hops.ts';
+import { checkStaging, checkWaves } from './plan.ts';
+
+function parse(text: string, extra: Record<string, string> = {}): GitopsApp[] {
+  const files = new Map([['apps.yaml', text], ...Object.entries(extra)]);
+  return parseGitops({ dir: 'g', files, readValuesFile: (rel) => files.get(rel) });
+}
+
+function refused(text: string): UserInputError {
+  try {
+    parse(text);
+  } catch (e) {
+    if (e instanceof UserInputError) return e;
+    throw e;
+  }
+  throw new Error('expected a refusal');
+}
+
+const app = (name: string, chart: string, wave: number | string, rev = '1.28.3', more = '') => `---
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: { name: ${name}, annotations: { argocd.argoproj.io/sync-wave: '${wave}' } }
+spec:
+  source: { repoURL: https://blob.istio.io/istio-release/charts, chart: ${chart}, targetRevision: ${rev} }
+  destination: { namespace: istio-system }
+${more}`;
+
+describe('reading the homelab’s Argo CD Applications', () => {
+  it('finds the four Istio Applications, their waves, values and ignore rules', () => {
+    const apps = homelabApps();
+    expect(apps.map((a) => [a.name, a.chart, a.wave, a.targetRevision, a.releaseName])).toEqual([
+      ['istio-base', 'base', -45, '1.28.3', 'istio-base'],
+      ['istio-cni', 'cni', -43, '1.28.3', 'istio-cni'],
+      ['istio-ztunnel', 'ztunnel', -42, '1.28.3', 'ztunnel'],
+      ['istiod', 'istiod', -44, '1.28.3', 'istiod'],
+    ]);
+    const istiod = apps.find((a) => a.chart === 'istiod');
+    expect(istiod?.values).toMatchObject({ profile: 'ambient', replicaCount: 1 });
+    expect(istiod?.valuesFrom).toEqual(['manifests/base/istio/istiod-values.yaml']);
+    const cni = apps.find((a) => a.chart === 'cni');
+    expect(cni && syncOption(cni, 'RespectIgnoreDifferences')).toBe(true);
+    expect(cni?.ignoreDifferences.find((r) => r.kind === 'DaemonSet')?.jqPathExpressions).toContain(
+      '.metadata.labels',
+    );
+  });
+
+  it('merges values as Argo CD does: valueFiles < values < valuesObject < parameters', () => {
+    const [a] = parse(
+      app(
+        'istiod',
+        'istiod',
+        1,
+        '1.28.3',
+        `  sources:
+    - repoURL: https://blob.istio.io/istio-release/charts
+      chart: istiod
+      targetRevision: 1.28.3
+      helm:
+        valueFiles: [$v/base.yaml, inside-the-chart.yaml]
+        values: |
+          a: from-values
+          b: from-values
+        valuesObject: { b: from-object, c: from-object }
+        parameters: [{ name: c, value: from-parameter }, { name: d.e, value: '1' }]
+    - { repoURL: https://git.example.invalid/x.git, ref: v }
+`,
+      ).replace(/  source: .*\n/, ''),
+      { 'base.yaml': 'a: from-file\nz: from-file\n' },
+    );
+    expect(a?.values).toEqual({
+      a: 'from-values',
+      b: 'from-object',
+      c: 'from-parameter',
+      d: { e: '1' },
+      z: 'from-file',
+    });
+    expect(a?.unresolvedValueFiles).toEqual(['inside-the-chart.yaml']);
+  });
+});
+
+describe('malformed GitOps folders are refused (exit 2) with what was expected and seen', () => {
+  it.each([
+    ['YAML that does not parse', 'kind: [', /apps\.yaml: document 1/, /YAML/],
+    [
+      'a sync wave that is not an integer',
+      app('istiod', 'istiod', 'early'),
+      /sync-wave/,
+      /an integer as a string/,
+    ],
+    [
+      'a rule without kind',
+      app('istiod', 'istiod', 1, '1.28.3', '  ignoreDifferences: [{ group: apps }]'),
+      /ignoreDifferences\[0\]\.kind/,
+      /requires it/,
+    ],
+    [
+      'an Application without a source',
+      'apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: { name: x }\nspec: { project: default }',
+      /spec\.source/,
+      /spec\.source or spec\.sources/,
+    ],
+    [
+      'two Applications for one chart',
+      app('a', 'cni', 1) + app('b', 'cni', 2),
+      /two Applications deploy the cni chart/,
+      /one Application per Istio chart/,
+    ],
+    [
+      'no Istio Application',
+      'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: x }',
+      /no Argo CD Application deploys an Istio chart/,
+      /whose Helm source has chart/,
+    ],
+  ])('%s', (_what, text, message, expected) => {
+    const e = refused(text);
+    expect(e.exitCode).toBe(2);
+    expect(e.message).toMatch(message);
+    expect(e.details.expected).toMatch(expected);
+  });
+});
+
+describe('check 7a: sync waves', () => {
+  it('passes the homelab’s -45 < -44 < -43 < -42', () => {
+    expect(checkWaves(homelabApps()).status).toBe('pass');
+  });
+
+  it('fails ztunnel before the CNI, and warns when a chart has no Application', () => {
+    const swapped = checkWaves(
+      parse(app('b', 'base', 1) + app('i', 'istiod', 2) + app('c', 'cni', 4) + app('z', 'ztunnel', 3)),
+    );
+    expect(swapped.status).toBe('fail');
+    expect(swapped.evidence.find((e) => e.status === 'fail')?.text).toBe(
+      'z (ztunnel, wave 3) is not after c (cni, wave 4)',
+    );
+    expect(checkWaves(parse(app('i', 'istiod', 2) + app('c', 'cni', 3))).status).toBe('warn');
+  });
+});
+
+describe('check 7b: one Application per step', () => {
+  const four = (revs: Record<string, string>) =>
+    parse(
+      app('istio-base', 'base', -45, revs.base) +
+        app('istiod', 'istiod', -44, revs.istiod) +
+        app('istio-cni', 'cni', -43, revs.cni) +
+        app('istio-ztunnel', 'ztunnel', -42, revs.ztunnel),
+    );
+  const choice = choosePath('1.28.3', '1.30.5');
+
+  it('passes Applications not bumped yet (the homelab today), and base bumped first', () => {
+    expect(checkStaging(choice, homelabApps()).status).toBe('pass');
+    expect(
+      checkStaging(choice, four({ base: '1.29.8', istiod: '1.28.3', cni: '1.28.3', ztunnel: '1.28.3' }))
+        .status,
+    ).toBe('pass');
+  });
+
+  it('fails all four bumped in one commit (istio/istio#53843)', () => {
+    const r = checkStaging(
+      choice,
+      four({ base: '1.29.8', istiod: '1.29.8', cni: '1.29.8', ztunnel: '1.29.8' }),
+    );
+    expect(r.status).toBe('fail');
+    expect(r.evidence.find((e) => e.status === 'fail')?.text).toContain('istio/istio#53843');
+  });
+
+  it('fails the data plane bumped first, and a bump that skips a minor, naming the legal path', () => {
+    expect(
+      checkStaging(
+        choice,
+        four({ base: '1.28.3', istiod: '1.28.3', cni: '1.28.3', ztunnel: '1.29.8' }),
+      ).evidence.find((e) => e.status === 'fail')?.text,
+    ).toBe(
+      'istio-ztunnel (ztunnel) is bumped first, but a hop starts with base: the data plane would be ahead of istiod',
+    );
+    const skip = checkStaging(
+      choice,
+      four({ base: '1.30.5', istiod: '1.28.3', cni: '1.28.3', ztunnel: '1.28.3' }),
+    );
+    expect(skip.evidence.find((e) => e.status === 'fail')?.text).toBe(
+      'istio-base → 1.30.5 skips a minor from 1.28.3; legal path: 1.28.3 → 1.29.8 → 1.30.5',
+    );
+  });
+
+  it('warns a targetRevision that is a range', () => {
+    expect(
+      checkStaging(choice, four({ base: '1.28.*', istiod: '1.28.3', cni: '1.28.3', ztunnel: '1.28.3' }))
+        .status,
+    ).toBe('warn');
+  });
+});
