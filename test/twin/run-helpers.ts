@@ -23,16 +23,19 @@ export interface RunOutcome {
   };
 }
 
-/** Starts `ambient-conformance <args>` with the twin's environment; reports go to a fresh folder. */
+/**
+ * Starts `ambient-conformance <args>` with the twin's environment (and `env` over it); reports go to
+ * a fresh folder.
+ */
 export function startCli(
   twin: Twin,
   args: string[],
-  opts: { timeoutMs: number; reportsDir?: string },
+  opts: { timeoutMs: number; reportsDir?: string; env?: Record<string, string> },
 ): { child: ResultPromise; reportsDir: string } {
   const reportsDir = opts.reportsDir ?? mkdtempSync(path.join(twin.stateDir, 'reports-'));
   const child = execa(process.execPath, [BIN, ...args, '--reports-dir', reportsDir], {
     cwd: REPO_ROOT,
-    env: twin.env(),
+    env: twin.env(opts.env),
     extendEnv: false,
     reject: false,
     all: true,

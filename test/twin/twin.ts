@@ -148,6 +148,9 @@ export async function startTwin(opts: TwinOptions = {}): Promise<Twin> {
       AMBIENT_TOOL_CACHE: path.join(stateDir, 'tools'),
       // No terminal: plain progress lines.
       CI: 'true',
+      // Every node process of the run (CLI, Vitest workers, the twin's tools) reuses compiled
+      // code, as the CLI already does for itself (bin/ambient-conformance.mjs).
+      NODE_COMPILE_CACHE: path.join(os.tmpdir(), 'node-compile-cache'),
       NO_COLOR: '1',
       ...scaledTimeouts(opts.timeScale, metricResolutionMs),
       ...extra,
