@@ -18,7 +18,13 @@ import { renderPlanText } from '../harness/plan-text.ts';
 import { displayPath, type Profile } from '../harness/profile/core.ts';
 import { loadProfileQuick } from '../harness/profile/quick.ts';
 import { PhaseClock, log } from '../harness/progress.ts';
-import { mergeWithCatalog, verdict, type TestResultRecord } from '../harness/report/results.ts';
+import { deselected } from '../harness/conformance/define.ts';
+import {
+  mergeWithCatalog,
+  verdict,
+  withoutCancelled,
+  type TestResultRecord,
+} from '../harness/report/results.ts';
 import { redact } from '../harness/redact.ts';
 import { humanDuration, resolveTimeouts } from '../harness/timeouts.ts';
 import { helmMajor, minimumHelmFor, resolveTool } from '../harness/tools.ts';
@@ -225,6 +231,9 @@ export async function runCommand(flags: RunFlags & { verbose?: boolean }): Promi
   let stopVitest: (() => Promise<void>) | undefined;
   let inFlight: Promise<unknown> | undefined;
   let facts: RunFacts | undefined;
+  // The run's own cleanup phase once it has started: a signal during it lets it finish (the
+  // second signal abandons it) instead of starting another.
+  const cleanup: { run?: Promise<string[]> } = {};
   const removeSignals = installSignalCleanup({
     first: async (signal) => {
       interrupted = true;
@@ -241,18 +250,21 @@ export async function runCommand(flags: RunFlags & { verbose?: boolean }): Promi
       // anything is deleted under them.
       await Promise.all([settleWithin(inFlight, 3_500), stopVitest?.()]);
       // Tests that finished keep their results; the others are NOT RUN with the reason.
-      const done = readResults(path.join(settings.runDir, 'results.json'));
+      const done = withoutCancelled(readResults(path.join(settings.runDir, 'results.json')), (id) =>
+        deselected(id, { only: settings.only, skip: settings.skip }),
+      );
       const notRun = `not run: ${what}`;
       writeRunReports(settings, profile, phases, facts ?? orch.facts(), done, startedAt, notRun);
       // With --keep nothing is removed: the record lists what is kept, and stays so.
       const kept = settings.keep ? orch.leftovers() : undefined;
-      const failures = await phases
-        .phase(
-          'cleanup',
-          settings.keep ? 'keeping resources (--keep)' : 'removing what this run created',
-          () => orch.teardown(settings.keep),
-        )
-        .catch((e: unknown) => [errorText(e, false)]);
+      const failures = await (cleanup.run ??
+        phases
+          .phase(
+            'cleanup',
+            settings.keep ? 'keeping resources (--keep)' : 'removing what this run created',
+            () => orch.teardown(settings.keep),
+          )
+          .catch((e: unknown) => [errorText(e, false)]));
       if (kept) writeLeftoversRecord(leftoversFile, settings.runId, `${what}; kept (--keep)`, kept);
       else
         recordLeftovers(
@@ -330,11 +342,12 @@ export async function runCommand(flags: RunFlags & { verbose?: boolean }): Promi
     await parkIfInterrupted();
   }
   const keep = settings.keep || (failed && settings.keepOnFailure);
-  const cleanupFailures = await phases
+  cleanup.run = phases
     .phase('cleanup', keep ? 'keeping resources' : 'removing what this run created', () =>
       orch.teardown(keep),
     )
     .catch((e: unknown) => [String(e)]);
+  const cleanupFailures = await cleanup.run;
   await parkIfInterrupted();
   removeSignals();
   if (cleanupFailures.length) recordLeftovers('cleanup left something behind');

@@ -9,6 +9,8 @@ import {
   verdict,
   type ReportInput,
   type TestResultRecord,
+  VITEST_ABORT_NOTE,
+  withoutCancelled,
 } from './results.ts';
 import { junitFromResults, writeReports } from './write.ts';
 
@@ -99,6 +101,46 @@ describe('results', () => {
     expect(
       verdict([results[0]!], [{ name: 'cleanup', startedAt: '', durationMs: 1, status: 'failed' }]),
     ).toBe('failure');
+  });
+});
+
+describe('a cancelled Vitest run', () => {
+  it('reports tests Vitest skipped only because the run was cancelled as never run, and deselected ones as deselected', () => {
+    const rec = (id: string, status: 'PASS' | 'SKIP', reason?: string) => ({
+      id,
+      suite: 'install',
+      claim: 'c',
+      status,
+      durationMs: 0,
+      ...(reason ? { reason } : {}),
+    });
+    const out = withoutCancelled(
+      [
+        rec('INSTALL-01', 'PASS'),
+        rec('INSTALL-02', 'SKIP', VITEST_ABORT_NOTE),
+        rec('INSTALL-03', 'SKIP', VITEST_ABORT_NOTE),
+        rec('INSTALL-04', 'SKIP', 'Skipping INSTALL-04: no cluster'),
+      ],
+      (id) => (id === 'INSTALL-03' ? 'not selected (--only INSTALL-01,INSTALL-02,INSTALL-04)' : undefined),
+    );
+    expect(out.map((r) => [r.id, r.status, r.reason])).toEqual([
+      ['INSTALL-01', 'PASS', undefined],
+      ['INSTALL-03', 'SKIP', 'not selected (--only INSTALL-01,INSTALL-02,INSTALL-04)'],
+      ['INSTALL-04', 'SKIP', 'Skipping INSTALL-04: no cluster'],
+    ]);
+    const merged = mergeWithCatalog(
+      ['INSTALL-01', 'INSTALL-02', 'INSTALL-03', 'INSTALL-04'].map((id) => ({
+        id,
+        suite: 'install',
+        claim: 'c',
+      })),
+      out,
+      'not run: interrupted by SIGINT during tests',
+    );
+    expect(merged.find((r) => r.id === 'INSTALL-02')).toMatchObject({
+      status: 'NOT RUN',
+      reason: 'not run: interrupted by SIGINT during tests',
+    });
   });
 });
 

@@ -45,6 +45,30 @@ export function mergeWithCatalog(
   return merged;
 }
 
+/**
+ * The note Vitest gives every test still pending when a run is cancelled (@vitest/runner 4.1.12
+ * startTests: `new TestRunAbortError("The test run was aborted by the user.")`, then
+ * markPendingTasksAsSkipped with its message).
+ */
+export const VITEST_ABORT_NOTE = 'The test run was aborted by the user.';
+
+/**
+ * Results of a cancelled Vitest run as the reports must show them: a test Vitest marked skipped
+ * only because the run was cancelled never ran, so it is dropped (mergeWithCatalog then makes it
+ * NOT RUN with the interruption as the reason), unless the selection had deselected it anyway
+ * (then SKIP with that reason, as in a run that was not interrupted).
+ */
+export function withoutCancelled(
+  results: TestResultRecord[],
+  deselectedReason: (id: string) => string | undefined,
+): TestResultRecord[] {
+  return results.flatMap((r) => {
+    if (r.status !== 'SKIP' || r.reason !== VITEST_ABORT_NOTE) return [r];
+    const why = deselectedReason(r.id);
+    return why === undefined ? [] : [{ ...r, reason: why }];
+  });
+}
+
 export type Verdict = 'success' | 'partial' | 'failure' | 'interrupted';
 
 export function verdict(results: TestResultRecord[], phases: PhaseRecord[]): Verdict {

@@ -317,11 +317,26 @@ describe('interrupting a kind run on the twin in each phase', () => {
         expect(report.summary.result).toBe('interrupted');
         expect(report.phases.find((p) => p.status === 'interrupted')).toMatchObject({
           name: c.phase,
-          detail: what,
+          detail: c.phase === 'cleanup' ? `${what}; it went on and finished` : what,
         });
-        // Cleanup ran after the signal (in cleanup itself the report keeps only its interrupted record).
+        // A claim the signal cut off never ran: NOT RUN with the interruption, not Vitest's skip.
+        if (c.phase === 'tests')
+          expect(report.results['INSTALL-01']).toMatchObject({
+            status: 'NOT RUN',
+            reason: `not run: ${what}`,
+          });
+        // Cleanup ran after the signal; a signal in cleanup itself lets it go on and its record says
+        // it finished (one cleanup, not a second one started by the signal).
         if (c.phase !== 'cleanup')
           expect(report.phases.at(-1)).toMatchObject({ name: 'cleanup', status: 'passed' });
+        else {
+          expect(report.phases.filter((p) => p.name === 'cleanup')).toHaveLength(1);
+          expect(report.phases.at(-1)).toMatchObject({
+            name: 'cleanup',
+            status: 'interrupted',
+            detail: `${what}; it went on and finished`,
+          });
+        }
         expect(readFileSync(path.join(dir, 'summary.md'), 'utf8')).toContain(what);
         const left = JSON.parse(readFileSync(path.join(dir, 'leftovers.json'), 'utf8')) as LeftoversRecord;
         expect(left).toMatchObject({ state: `${what}; cleanup finished`, left: [] });
