@@ -14,21 +14,56 @@
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { recordedInventories } from '../test/twin/inventory/index.ts';
 import { startTwin } from '../test/twin/twin.ts';
 
 const ROOT = path.join(import.meta.dirname, '..');
 
+const USAGE = `usage: npm run twin -- <ambient-conformance command and flags>
+  e.g. npm run twin -- run --only MTLS-01
+  TWIN_SCALE=<n>  divide the timeout table by n (default 20, at least 1)
+The twin installs the Istio charts recorded in test/twin/inventory (${recordedVersions().join(', ')});
+its dataplane and ztunnel follow Istio 1.28.3's source.
+`;
+
+/** The Istio versions whose charts the twin's helm can install. */
+function recordedVersions(): string[] {
+  return [...new Set(recordedInventories().map((r) => r.version))];
+}
+
+/** The value of `--istio-version` in a command line, if given. */
+function istioVersionFlag(args: string[]): string | undefined {
+  for (const [i, a] of args.entries()) {
+    if (a === '--istio-version') return args[i + 1];
+    if (a.startsWith('--istio-version=')) return a.slice('--istio-version='.length);
+  }
+  return undefined;
+}
+
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
-  if (args.length === 0 || args[0] === '-h' || args[0] === '--help') {
-    process.stdout.write(
-      'usage: npm run twin -- <ambient-conformance command and flags>\n  e.g. npm run twin -- run --only MTLS-01\n',
-    );
-    return args.length === 0 ? 2 : 0;
+  if (args[0] === '-h' || args[0] === '--help') {
+    process.stdout.write(USAGE);
+    return 0;
   }
-  const scale = Number(process.env.TWIN_SCALE ?? 20);
+  if (args.length === 0) {
+    process.stderr.write(`twin: no command given\n${USAGE}`);
+    return 2;
+  }
+  // An empty variable counts as unset, as everywhere in this project.
+  const rawScale = process.env.TWIN_SCALE || '20';
+  const scale = Number(rawScale);
   if (!Number.isFinite(scale) || scale < 1) {
-    process.stderr.write(`twin: TWIN_SCALE must be a number of at least 1, got ${process.env.TWIN_SCALE}\n`);
+    process.stderr.write(
+      `twin: invalid TWIN_SCALE\n  expected: a number of at least 1 (the timeout table is divided by it)\n  seen: ${JSON.stringify(rawScale).slice(0, 80)}\n`,
+    );
+    return 2;
+  }
+  const version = istioVersionFlag(args);
+  if (version !== undefined && !recordedVersions().includes(version)) {
+    process.stderr.write(
+      `twin: no charts of Istio ${JSON.stringify(version).slice(0, 80)} are recorded for the twin\n  expected: one of ${recordedVersions().join(', ')} (test/twin/inventory)\n  fix: record it with scripts/twin-inventory.ts --tags ${version.slice(0, 40)} where the istio/istio mirror has that tag\n`,
+    );
     return 2;
   }
   const twin = await startTwin({ timeScale: scale });
