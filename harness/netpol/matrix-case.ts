@@ -350,7 +350,7 @@ export async function runMatrixCase(
         failures: 1,
       });
       ctx.scope.log(
-        `policies in force (canary): ${obs.map((o) => `${o.probe.to}=${o.observed}`).join(', ')}`,
+        `policies in force (canary): ${obs.map((o) => `${o.probe.client.namespace}/${o.probe.client.pod} -> ${o.probe.to} ${o.observed}`).join(', ')}`,
       );
     }
   }
