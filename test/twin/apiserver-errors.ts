@@ -139,7 +139,13 @@ export function forbidden(gr: GroupResource, name: string, err: string, causes?:
 
 /** One field error (field.Error): its type decides the body, as ErrorBody() renders it. */
 export interface FieldError {
-  type: 'FieldValueInvalid' | 'FieldValueRequired' | 'FieldValueNotSupported' | 'FieldValueForbidden';
+  type:
+    | 'FieldValueInvalid'
+    | 'FieldValueRequired'
+    | 'FieldValueNotSupported'
+    | 'FieldValueForbidden'
+    | 'FieldValueDuplicate'
+    | 'FieldValueTooLong';
   field: string;
   value?: unknown;
   detail?: string;
@@ -152,17 +158,44 @@ const TYPE_TEXT: Record<FieldError['type'], string> = {
   FieldValueRequired: 'Required value',
   FieldValueNotSupported: 'Unsupported value',
   FieldValueForbidden: 'Forbidden',
+  FieldValueDuplicate: 'Duplicate value',
+  FieldValueTooLong: 'Too long',
 };
 
+/**
+ * A bad value as ErrorBody prints it: numbers and booleans with %v, strings with %q, anything else
+ * as json.Marshal writes it (map keys sorted; <, > and & escaped as Go does).
+ */
 function renderValue(v: unknown): string {
   if (typeof v === 'string') return goQuote(v);
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  return JSON.stringify(v);
+  return goJson(v);
+}
+
+/** Go's json.Marshal of a decoded JSON value: map keys sorted, HTML-sensitive characters escaped. */
+export function goJson(v: unknown): string {
+  const sorted = (x: unknown): unknown =>
+    Array.isArray(x)
+      ? x.map(sorted)
+      : x && typeof x === 'object'
+        ? Object.fromEntries(
+            Object.keys(x)
+              .sort()
+              .map((k) => [k, sorted((x as Record<string, unknown>)[k])]),
+          )
+        : x;
+  return (JSON.stringify(sorted(v)) ?? 'null')
+    .replace(/</g, '\\u003c')
+    .replace(/>/g, '\\u003e')
+    .replace(/&/g, '\\u0026')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 export function fieldErrorBody(e: FieldError): string {
   let s = TYPE_TEXT[e.type];
-  if (e.type === 'FieldValueInvalid' || e.type === 'FieldValueNotSupported') s += `: ${renderValue(e.value)}`;
+  if (['FieldValueInvalid', 'FieldValueNotSupported', 'FieldValueDuplicate'].includes(e.type))
+    s += `: ${renderValue(e.value)}`;
   const detail =
     e.type === 'FieldValueNotSupported' && e.supported
       ? `supported values: ${e.supported.map(goQuote).join(', ')}`
@@ -171,9 +204,12 @@ export function fieldErrorBody(e: FieldError): string {
   return s;
 }
 
-/** NewInvalid: 422, "<Kind.group> "<name>" is invalid: <errors>" (several errors as "[a, b]"). */
+/**
+ * NewInvalid: 422, "<Kind.group> "<name>" is invalid: <errors>" (several errors as "[a, b]", each
+ * text once: ErrorList.ToAggregate drops repeats; the causes keep every error).
+ */
 export function invalid(gk: GroupKind, name: string, errs: FieldError[]): ApiError {
-  const rendered = errs.map((e) => `${e.field}: ${fieldErrorBody(e)}`);
+  const rendered = [...new Set(errs.map((e) => `${e.field}: ${fieldErrorBody(e)}`))];
   const agg = rendered.length === 1 ? rendered[0] : `[${rendered.join(', ')}]`;
   const message = rendered.length
     ? `${gkString(gk)} ${goQuote(name)} is invalid: ${agg}`

@@ -11,9 +11,9 @@ import { META_FIELDS, type JsonSchema, type KubeObject, type ResourceType } from
  *   Upstream decides per Go field (k8s.io/api struct tags), the twin per field name, and does not
  *   do $retainKeys, $setElementOrder or $deleteFromPrimitiveList (their keys are dropped);
  * - JSON patch (RFC 6902, application/json-patch+json);
- * - unknownFields: what fieldValidation reports and the decoder drops. Built-in types: the top level
- *   and metadata only. TODO: the full schemas of built-in types (k8s.io/api) for deeper levels.
- *   Custom resources: the CRD's structural schema at every level.
+ * - unknownFields: what fieldValidation reports and the decoder drops. Built-in types: every level,
+ *   by client-node's generated models (apiserver-schemas.ts). Custom resources: the CRD's
+ *   structural schema at every level.
  */
 
 type Json = unknown;

@@ -497,62 +497,86 @@ export class ResourceRegistry {
 }
 
 // Name validation: apimachinery v0.34.0 pkg/util/validation/validation.go (IsDNS1123Label,
-// IsDNS1123Subdomain, IsDNS1035Label, RegexError) and pkg/api/validation/path (IsValidPathSegmentName).
+// IsDNS1123Subdomain, IsDNS1035Label, RegexError, MaxLenError), pkg/api/validation/generic.go
+// (NameIsDNSSubdomain and friends, maskTrailingDash for a generateName prefix) and
+// pkg/api/validation/path (ValidatePathSegmentName). Lengths are in bytes, as Go's len().
 const LABEL_FMT = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
 const SUBDOMAIN_FMT = `${LABEL_FMT}(\\.${LABEL_FMT})*`;
 const DNS1035_FMT = '[a-z]([-a-z0-9]*[a-z0-9])?';
+const fullMatch = (fmt: string, v: string) => new RegExp(`^${fmt}$`).test(v);
 
-function regexError(msg: string, fmt: string, ...examples: string[]): string {
+export function regexError(msg: string, fmt: string, ...examples: string[]): string {
+  if (!examples.length) return `${msg} (regex used for validation is '${fmt}')`;
   const e = examples.map((x, i) => `${i > 0 ? ' or ' : ''}'${x}', `).join('');
   return `${msg} (e.g. ${e}regex used for validation is '${fmt}')`;
 }
 
-function nameProblems(rule: NameRule, name: string): string[] {
+export const maxLenError = (n: number) => `must be no more than ${n} characters`;
+
+export function isDNS1123Label(value: string): string[] {
   const out: string[] = [];
-  const re = (f: string) => new RegExp(`^${f}$`).test(name);
+  if (Buffer.byteLength(value) > 63) out.push(maxLenError(63));
+  if (!fullMatch(LABEL_FMT, value))
+    out.push(
+      fullMatch(SUBDOMAIN_FMT, value)
+        ? 'must not contain dots'
+        : regexError(
+            "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character",
+            LABEL_FMT,
+            'my-name',
+            '123-abc',
+          ),
+    );
+  return out;
+}
+
+export function isDNS1123Subdomain(value: string): string[] {
+  const out: string[] = [];
+  if (Buffer.byteLength(value) > 253) out.push(maxLenError(253));
+  if (!fullMatch(SUBDOMAIN_FMT, value))
+    out.push(
+      regexError(
+        "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+        SUBDOMAIN_FMT,
+        'example.com',
+      ),
+    );
+  return out;
+}
+
+export function isDNS1035Label(value: string): string[] {
+  const out: string[] = [];
+  if (Buffer.byteLength(value) > 63) out.push(maxLenError(63));
+  if (!fullMatch(DNS1035_FMT, value))
+    out.push(
+      regexError(
+        "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character",
+        DNS1035_FMT,
+        'my-name',
+        'abc-123',
+      ),
+    );
+  return out;
+}
+
+/** generic.go maskTrailingDash: a prefix may end in '-' (its last two characters become "a"). */
+const maskTrailingDash = (name: string) =>
+  name.length > 1 && name.endsWith('-') ? `${name.slice(0, -2)}a` : name;
+
+/** What the type's ValidateNameFunc says of `name`; `prefix` for a generateName. */
+export function nameProblems(rule: NameRule, name: string, prefix = false): string[] {
   switch (rule) {
     case 'label':
-      if (name.length > 63) out.push('must be no more than 63 characters');
-      if (!re(LABEL_FMT))
-        out.push(
-          re(SUBDOMAIN_FMT)
-            ? 'must not contain dots'
-            : regexError(
-                "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character",
-                LABEL_FMT,
-                'my-name',
-                '123-abc',
-              ),
-        );
-      break;
+      return isDNS1123Label(prefix ? maskTrailingDash(name) : name);
     case 'dns1035':
-      if (name.length > 63) out.push('must be no more than 63 characters');
-      if (!re(DNS1035_FMT))
-        out.push(
-          regexError(
-            "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character",
-            DNS1035_FMT,
-            'my-name',
-            'abc-123',
-          ),
-        );
-      break;
-    case 'path':
-      if (name === '.' || name === '..') out.push(`may not be '${name}'`);
-      for (const c of ['/', '%']) if (name.includes(c)) out.push(`may not contain '${c}'`);
-      break;
+      return isDNS1035Label(prefix ? maskTrailingDash(name) : name);
+    case 'path': {
+      if (!prefix && (name === '.' || name === '..')) return [`may not be '${name}'`];
+      return ['/', '%'].filter((c) => name.includes(c)).map((c) => `may not contain '${c}'`);
+    }
     case 'subdomain':
-      if (name.length > 253) out.push('must be no more than 253 characters');
-      if (!re(SUBDOMAIN_FMT))
-        out.push(
-          regexError(
-            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
-            SUBDOMAIN_FMT,
-            'example.com',
-          ),
-        );
+      return isDNS1123Subdomain(prefix ? maskTrailingDash(name) : name);
   }
-  return out;
 }
 
 /** 422 as ValidateObjectMeta answers for a missing or malformed name. */

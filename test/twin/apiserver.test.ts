@@ -5,19 +5,34 @@ import {
   ApisApi,
   ApiException,
   PatchStrategy,
+  setHeaderMiddleware,
   setHeaderOptions,
   Watch,
+  type ConfigurationOptions,
+  type RequestContext,
   type V1ConfigMap,
   type V1Deployment,
   type V1Namespace,
+  type V1NetworkPolicy,
   type V1Pod,
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { podMetrics } from '../../harness/budget/collect.ts';
 import { makeClients, statusOf, type KubeClients } from '../../harness/kube/client.ts';
-import { deleteMarker, listMarkers, MarkerHandle } from '../../harness/kube/marker.ts';
+import { deleteMarker, listMarkers, markerLease, MarkerHandle } from '../../harness/kube/marker.ts';
 import { deleteNamespaceAndWait, ensureNamespace, serverVersion } from '../../harness/kube/ops.ts';
+import { toTyped } from '../../harness/kube/wire.ts';
+import { AUTHZ_CASES, peerAuthentication } from '../../harness/netpol/istio-policies.ts';
+import {
+  denyAll,
+  documentedPolicies,
+  KUBELET_PROBE_SNAT_V4,
+  policy,
+  tcp,
+} from '../../harness/netpol/policies.ts';
 import { DEFAULT_TIMEOUTS } from '../../harness/timeouts.ts';
+import { clientPod, dualPortServerPod, pauseDeployment, probeServerPod } from '../../harness/workloads.ts';
+import { capturePod } from '../../harness/ztunnel/capture-live.ts';
 import { startTwinApiServer, type TwinApiServer } from './apiserver.ts';
 
 /**
@@ -459,6 +474,323 @@ describe('errors as client-node surfaces them', () => {
     expect(res.status).toBe(405);
     expect(((await res.json()) as any).message).toBe(
       'create is not supported on resources of kind "pods.metrics.k8s.io"',
+    );
+  });
+});
+
+describe('strict decoding and validation of built-in types', () => {
+  const ns = 'valid';
+  beforeAll(async () => {
+    await namespace(ns);
+    await kube.core.createNamespacedServiceAccount({
+      namespace: ns,
+      body: { metadata: { name: 'probe-x' } },
+    });
+  });
+
+  /** Options that edit the JSON client-node sends: its models drop a field they do not know. */
+  function editBody(edit: (body: any) => void): ConfigurationOptions {
+    const mw = setHeaderMiddleware('X-Twin-Test', 'edited');
+    return {
+      middleware: [
+        {
+          pre: (ctx: RequestContext) => {
+            const body = JSON.parse(ctx.getBody() as string);
+            edit(body);
+            ctx.setBody(JSON.stringify(body));
+            return mw.pre(ctx);
+          },
+          post: (res) => mw.post(res),
+        },
+      ],
+      middlewareMergeStrategy: 'append',
+    };
+  }
+  const opts = (name: string) => ({ name, namespace: ns, runId: 'run-1', serviceAccountName: 'probe-x' });
+  const nested = editBody((b) => (b.spec.containers[0].foo = 'bar'));
+
+  it('Strict: an unknown field in a container is 400 with the decoder’s message', async () => {
+    const { code, status } = await failure(
+      kube.core.createNamespacedPod(
+        { namespace: ns, body: clientPod(opts('strict')), fieldValidation: 'Strict' },
+        nested,
+      ),
+    );
+    expect(code).toBe(400);
+    expect(status).toEqual({
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message:
+        'Pod in version "v1" cannot be handled as a Pod: strict decoding error: unknown field "spec.containers[0].foo"',
+      reason: 'BadRequest',
+      code: 400,
+    });
+    expect(twin.store.get('pods', { namespace: ns, name: 'strict' })).toBeUndefined();
+  });
+
+  it('Warn (the default): created without the field, a Warning header; Ignore: no header', async () => {
+    const warned = await kube.core.createNamespacedPodWithHttpInfo(
+      { namespace: ns, body: clientPod(opts('warned')) },
+      nested,
+    );
+    expect(warned.httpStatusCode).toBe(201);
+    expect(warned.headers.warning).toBe('299 - "unknown field \\"spec.containers[0].foo\\""');
+    const stored: any = twin.store.get('pods', { namespace: ns, name: 'warned' });
+    expect(stored.spec.containers[0]).not.toHaveProperty('foo');
+    const req = twin.requests.findLast(
+      (r) => r.method === 'POST' && r.path === `/api/v1/namespaces/${ns}/pods`,
+    );
+    expect(req?.warnings).toEqual(['unknown field "spec.containers[0].foo"']);
+    const ignored = await kube.core.createNamespacedPodWithHttpInfo(
+      { namespace: ns, body: clientPod(opts('ignored')), fieldValidation: 'Ignore' },
+      nested,
+    );
+    expect(ignored.httpStatusCode).toBe(201);
+    expect(ignored.headers.warning).toBeUndefined();
+  });
+
+  it('Strict on a strategic merge patch: 422 "patch" with the patch map as Go prints it', async () => {
+    const { code, status } = await failure(
+      kube.core.patchNamespacedPod(
+        {
+          namespace: ns,
+          name: 'warned',
+          fieldValidation: 'Strict',
+          body: { spec: { containers: [{ name: 'client', bogus: 1 }] } },
+        },
+        strategic,
+      ),
+    );
+    expect(code).toBe(422);
+    expect(status.message).toBe(
+      ' "" is invalid: patch: Invalid value: "map[spec:map[containers:[map[bogus:1 name:client]]]]": strict decoding error: unknown field "spec.containers[0].bogus"',
+    );
+  });
+
+  it('passes everything the harness builds under Strict, with no warning', async () => {
+    const responses: { what: string; code: number; warning: string | undefined }[] = [];
+    const record = (what: string, r: { httpStatusCode: number; headers: Record<string, string> }) =>
+      responses.push({ what, code: r.httpStatusCode, warning: r.headers.warning });
+    const strict = { namespace: ns, fieldValidation: 'Strict' };
+    for (const body of [
+      probeServerPod(opts('h-server')),
+      dualPortServerPod(opts('h-dual')),
+      clientPod({ ...opts('h-client'), labels: { pod: 'a' } }),
+      capturePod('h-capture', ns, 'kind-worker', 'run-1'),
+    ])
+      record(body.metadata?.name ?? '', await kube.core.createNamespacedPodWithHttpInfo({ ...strict, body }));
+    for (const [name, serve] of [
+      ['h-load', false],
+      ['h-serve', true],
+    ] as const) {
+      const body = pauseDeployment({ name, namespace: ns, runId: 'run-1', replicas: 2, serve });
+      record(name, await kube.apps.createNamespacedDeploymentWithHttpInfo({ ...strict, body }));
+    }
+    const netpols = [
+      ...documentedPolicies({
+        calls: new Map([[ns, ['other']]]),
+        istioNamespace: 'istio-system',
+        appPorts: [80, 81],
+        runId: 'run-1',
+      }),
+      denyAll(ns, 'run-1', ['Ingress', 'Egress']),
+      policy(ns, 'kubelet-probes', 'run-1', {
+        podSelector: {},
+        ingress: [{ from: [{ ipBlock: { cidr: KUBELET_PROBE_SNAT_V4 } }], ports: tcp(8080) }],
+      }),
+    ];
+    for (const np of netpols) {
+      // The wire JSON as the builders write it (a dry run), then through the typed model as the
+      // harness sends it (createNetworkPolicy).
+      const res = await fetch(
+        `${twin.url}/apis/networking.k8s.io/v1/namespaces/${ns}/networkpolicies?fieldValidation=Strict&dryRun=All`,
+        { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(np) },
+      );
+      responses.push({
+        what: `${np.metadata.name} (wire)`,
+        code: res.status,
+        warning: res.headers.get('warning') ?? undefined,
+      });
+      const body = toTyped<V1NetworkPolicy>(np);
+      record(
+        np.metadata.name,
+        await kube.networking.createNamespacedNetworkPolicyWithHttpInfo({ ...strict, body }),
+      );
+    }
+    const lease = {
+      ...markerLease('h-run', 'host/1', new Date(), [{ name: 'istiod', namespace: 'istio-system' }]),
+    };
+    lease.metadata = { ...lease.metadata, namespace: ns };
+    record('marker', await kube.coordination.createNamespacedLeaseWithHttpInfo({ ...strict, body: lease }));
+    const mesh = { x: ns, y: ns, w: ns };
+    for (const o of [
+      peerAuthentication(ns, 'STRICT'),
+      ...AUTHZ_CASES.allowPrincipalX(mesh),
+      ...AUTHZ_CASES.allowNamespaceW(mesh).map((p) => ({ ...p, metadata: { ...p.metadata, name: 'ns-w' } })),
+      ...AUTHZ_CASES.denyWinsOverAllow(mesh).map((p) => ({
+        ...p,
+        metadata: { ...p.metadata, name: `d-${p.metadata.name}` },
+      })),
+      ...AUTHZ_CASES.l7WithoutWaypoint(mesh),
+      ...AUTHZ_CASES.allowNothing(mesh),
+    ]) {
+      const plural = o.kind === 'AuthorizationPolicy' ? 'authorizationpolicies' : 'peerauthentications';
+      record(
+        `${o.kind}/${o.metadata.name}`,
+        await kube.custom.createNamespacedCustomObjectWithHttpInfo({
+          group: 'security.istio.io',
+          version: 'v1',
+          namespace: ns,
+          plural,
+          fieldValidation: 'Strict',
+          body: o,
+        }),
+      );
+    }
+    expect(responses.length).toBe(22);
+    expect(responses.filter((r) => r.code !== 201 || r.warning !== undefined)).toEqual([]);
+  });
+
+  /** The 422 a create draws, through client-node. */
+  async function refused(p: Promise<unknown>) {
+    const { code, status } = await failure(p);
+    expect(code).toBe(422);
+    expect(status.reason).toBe('Invalid');
+    return status;
+  }
+
+  it('422 Invalid in upstream’s Status shape: a pod without containers', async () => {
+    const body = clientPod(opts('empty'));
+    body.spec!.containers = [];
+    expect(await refused(kube.core.createNamespacedPod({ namespace: ns, body }))).toEqual({
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: 'Pod "empty" is invalid: spec.containers: Required value',
+      reason: 'Invalid',
+      details: {
+        name: 'empty',
+        kind: 'Pod',
+        causes: [{ reason: 'FieldValueRequired', message: 'Required value', field: 'spec.containers' }],
+      },
+      code: 422,
+    });
+  });
+
+  it('422 for a container without name and image, with every error as a cause', async () => {
+    const body = clientPod(opts('anon'));
+    body.spec!.containers = [
+      { name: '', image: '', ports: [{ containerPort: 8080, name: 'serve-8080-tcp-1' }] },
+    ];
+    const status = await refused(kube.core.createNamespacedPod({ namespace: ns, body }));
+    expect(status.message).toBe(
+      'Pod "anon" is invalid: [spec.containers[0].name: Required value, spec.containers[0].image: Required value, spec.containers[0].ports[0].name: Invalid value: "serve-8080-tcp-1": must be no more than 15 characters]',
+    );
+    expect(status.details.causes).toEqual([
+      { reason: 'FieldValueRequired', message: 'Required value', field: 'spec.containers[0].name' },
+      { reason: 'FieldValueRequired', message: 'Required value', field: 'spec.containers[0].image' },
+      {
+        reason: 'FieldValueInvalid',
+        message: 'Invalid value: "serve-8080-tcp-1": must be no more than 15 characters',
+        field: 'spec.containers[0].ports[0].name',
+      },
+    ]);
+  });
+
+  it('422 for a namespace name that is not a DNS-1123 label, and for a label value', async () => {
+    const status = await refused(kube.core.createNamespace({ body: { metadata: { name: 'x-1.y' } } }));
+    expect(status.message).toBe(
+      'Namespace "x-1.y" is invalid: metadata.name: Invalid value: "x-1.y": must not contain dots',
+    );
+    const labelled = await refused(
+      kube.core.createNamespace({
+        body: { metadata: { name: 'run-x', labels: { 'ambient-conformance.io/run-id': 'run/1' } } },
+      }),
+    );
+    expect(labelled.details.causes).toEqual([
+      {
+        reason: 'FieldValueInvalid',
+        message: expect.stringMatching(/^Invalid value: "run\/1": a valid label must be an empty string/),
+        field: 'metadata.labels',
+      },
+    ]);
+  });
+
+  it('422 for a NetworkPolicy port’s protocol', async () => {
+    const np = policy(ns, 'icmp', 'run-1', {
+      podSelector: {},
+      ingress: [{ ports: [{ protocol: 'ICMP' as 'TCP', port: 80 }] }],
+    });
+    const status = await refused(
+      kube.networking.createNamespacedNetworkPolicy({ namespace: ns, body: toTyped(np) }),
+    );
+    expect(status.message).toBe(
+      'NetworkPolicy.networking.k8s.io "icmp" is invalid: spec.ingress[0].ports[0].protocol: Unsupported value: "ICMP": supported values: "TCP", "UDP", "SCTP"',
+    );
+    expect(status.details).toMatchObject({ group: 'networking.k8s.io', kind: 'NetworkPolicy', name: 'icmp' });
+  });
+
+  it('422 for a Deployment whose selector does not match its template, on create and on update', async () => {
+    const body = pauseDeployment({ name: 'mismatch', namespace: ns, runId: 'run-1', replicas: 1 });
+    body.spec!.selector = { matchLabels: { app: 'other' } };
+    const status = await refused(kube.apps.createNamespacedDeployment({ namespace: ns, body }));
+    expect(status.message).toBe(
+      'Deployment.apps "mismatch" is invalid: spec.template.metadata.labels: Invalid value: {"ambient-conformance.io/run-id":"run-1","app":"mismatch","app.kubernetes.io/managed-by":"ambient-conformance"}: `selector` does not match template `labels`',
+    );
+    const good = await kube.apps.readNamespacedDeployment({ namespace: ns, name: 'h-load' });
+    await refused(
+      kube.apps.replaceNamespacedDeployment({
+        namespace: ns,
+        name: 'h-load',
+        body: { ...good, spec: { ...good.spec!, selector: { matchLabels: { app: 'other' } } } },
+      }),
+    );
+    const patched = await refused(
+      kube.apps.patchNamespacedDeployment(
+        {
+          namespace: ns,
+          name: 'h-load',
+          body: { spec: { template: { spec: { containers: [{ name: 'app', image: '' }] } } } },
+        },
+        strategic,
+      ),
+    );
+    expect(patched.message).toBe(
+      'Deployment.apps "h-load" is invalid: spec.template.spec.containers[0].image: Required value',
+    );
+  });
+
+  it('an update answers NotFound and Conflict before it validates, as the registry does', async () => {
+    const good = await kube.apps.readNamespacedDeployment({ namespace: ns, name: 'h-load' });
+    const bad = { ...good, spec: { ...good.spec!, selector: { matchLabels: { app: 'other' } } } };
+    const missing = await failure(
+      kube.apps.replaceNamespacedDeployment({
+        namespace: ns,
+        name: 'nope',
+        body: { ...bad, metadata: { ...bad.metadata, name: 'nope' } },
+      }),
+    );
+    expect(missing.code).toBe(404);
+    const stale = await failure(
+      kube.apps.replaceNamespacedDeployment({
+        namespace: ns,
+        name: 'h-load',
+        body: { ...bad, metadata: { ...bad.metadata, resourceVersion: '1' } },
+      }),
+    );
+    expect(stale.code).toBe(409);
+  });
+
+  it('422 for a Lease without a positive duration', async () => {
+    const lease = markerLease('bad-lease', 'host/1', new Date(), []);
+    lease.metadata = { ...lease.metadata, namespace: ns };
+    lease.spec = { ...lease.spec, leaseDurationSeconds: 0 };
+    const status = await refused(kube.coordination.createNamespacedLease({ namespace: ns, body: lease }));
+    expect(status.message).toBe(
+      'Lease.coordination.k8s.io "ambient-conformance-bad-lease" is invalid: spec.leaseDurationSeconds: Invalid value: 0: must be greater than 0',
     );
   });
 });

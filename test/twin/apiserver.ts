@@ -26,9 +26,15 @@ import {
   microTimeProblem,
   sortKeys,
   strategicMergePatch,
-  unknownFields,
 } from './apiserver-patch.ts';
 import { apiVersionOf, type KubeObject, type ResourceType, type Verb } from './apiserver-resources.ts';
+import {
+  appliedUnknownFields,
+  goSprint,
+  patchBodyErrors,
+  strictDecode,
+  validateBuiltin,
+} from './apiserver-schemas.ts';
 import { labelSelectorString, parseFieldSelector, parseLabelSelector } from './apiserver-selectors.ts';
 import {
   TwinStore,
@@ -41,6 +47,7 @@ import {
 export * from './apiserver-errors.ts';
 export * from './apiserver-resources.ts';
 export * from './apiserver-store.ts';
+export { NOT_IN_V1_34, modelTypeFor, validateBuiltin } from './apiserver-schemas.ts';
 export { istioSecurityCrds } from './apiserver-crds.ts';
 export { parseFieldSelector, parseLabelSelector } from './apiserver-selectors.ts';
 
@@ -56,11 +63,13 @@ export { parseFieldSelector, parseLabelSelector } from './apiserver-selectors.ts
  * `handle`), admission webhooks, and managedFields (fieldManager is accepted and not recorded).
  * metrics.k8s.io is always in discovery (a real cluster has it only with metrics-server).
  *
- * Field validation: unknown fields are found at the top level and in metadata for built-in types
- * (TODO: their full schemas, k8s.io/api), at every level for custom resources (the CRD's schema).
+ * Field validation: unknown and duplicate fields at every level, for built-in types from
+ * client-node's models (apiserver-schemas.ts), for custom resources from the CRD's schema.
  * Strict on a create or update is upstream's 400 "<Kind> in version … cannot be handled as a
  * <Kind>: strict decoding error: unknown field …" (handlers' transformDecodeError), on a patch its
- * 422 ` "" is invalid: patch: Invalid value: …`; Warn (the default) adds Warning headers.
+ * 422 ` "" is invalid: patch: Invalid value: …`; Warn (the default) adds Warning headers (also
+ * recorded with the request); Ignore drops them silently. Then the object is validated as the
+ * type's strategy would (apiserver-schemas.ts validateBuiltin: a short list, 422 Invalid).
  */
 
 export interface RecordedRequest {
@@ -71,6 +80,8 @@ export interface RecordedRequest {
   contentType?: string;
   /** The response's status code, once it is sent. */
   status?: number;
+  /** The warnings the response carried (Warning headers' texts), if any. */
+  warnings?: string[];
 }
 
 export interface TwinApiServerOptions extends TwinStoreOptions {
@@ -233,8 +244,6 @@ function parseBody(raw: string, contentType: string, kind: string): unknown {
   }
 }
 
-const quoteUnknown = (fields: string[]) => fields.map((f) => `unknown field ${goQuote(f)}`);
-
 class RequestContext {
   readonly warnings: string[] = [];
   readonly store: TwinStore;
@@ -268,7 +277,7 @@ class RequestContext {
     return present(this.rt, this.path.version, obj, inList);
   }
 
-  /** The decoder of a create or update: version/kind checks, unknown fields per fieldValidation, MicroTimes. */
+  /** The decoder of a create or update: version/kind checks, strict errors per fieldValidation, MicroTimes. */
   decode(raw: string, p: WriteParams): KubeObject {
     const { rt } = this;
     const body = parseBody(raw, this.contentType, rt.kind);
@@ -283,36 +292,72 @@ class RequestContext {
       );
     if (typeof body.kind === 'string' && body.kind && body.kind !== rt.kind)
       throw cannot(`the kind in the data (${body.kind}) is not ${rt.kind}`);
-    const { unknown, pruned } = unknownFields(rt, body);
-    if (unknown.length && p.validation === 'Strict')
-      throw cannot(`strict decoding error: ${quoteUnknown(unknown).join(', ')}`);
-    if (p.validation === 'Warn') this.warnings.push(...quoteUnknown(unknown));
-    const micro = microTimeProblem(rt, pruned);
+    const json = !/yaml/.test(this.contentType);
+    const { errors, object } = strictDecode(rt, body, json ? { raw } : {});
+    if (errors.length && p.validation === 'Strict')
+      throw cannot(`strict decoding error: ${errors.join(', ')}`);
+    if (p.validation === 'Warn') this.warnings.push(...errors);
+    const micro = microTimeProblem(rt, object);
     if (micro) throw cannot(micro);
-    return pruned;
+    return object;
   }
 
-  /** A patched object's unknown fields: a PATCH reports them as an invalid "patch" (422). */
-  checkPatched(patched: Json, p: WriteParams): KubeObject {
-    const { unknown, pruned } = unknownFields(this.rt, patched);
-    if (unknown.length && p.validation === 'Strict')
+  /**
+   * A patched object's strict errors (handlers/patch.go), after the patch body's own (repeated
+   * keys; a JSON patch's unknown op fields): a PATCH reports them as an invalid "patch" (422)
+   * whose value is the patched object's JSON, or for a strategic merge patch the patch map as Go
+   * prints it (%+v). JSON and merge patches decode the re-marshalled object (keys sorted); a
+   * strategic merge patch goes through the unstructured converter (errors sorted).
+   */
+  checkPatched(
+    patched: Json,
+    p: WriteParams,
+    type: 'json' | 'merge' | 'strategic',
+    patch: string,
+  ): KubeObject {
+    const strict = p.validation !== 'Ignore';
+    const bodyErrors = strict ? patchBodyErrors(type, patch) : [];
+    const order = type === 'strategic' ? 'sorted-errors' : 'sorted-keys';
+    const { errors, object } = strictDecode(this.rt, patched, { order });
+    const all = strict ? [...bodyErrors, ...errors] : [];
+    if (all.length && p.validation === 'Strict') {
+      let value = JSON.stringify(sortKeys(patched));
+      if (type === 'strategic')
+        try {
+          value = goSprint(JSON.parse(patch));
+        } catch {
+          value = goSprint(null);
+        }
       throw invalid({ group: '', kind: '' }, '', [
         {
           type: 'FieldValueInvalid',
           field: 'patch',
-          value: JSON.stringify(sortKeys(patched)),
-          detail: `strict decoding error: ${quoteUnknown(unknown).join(', ')}`,
+          value,
+          detail: `strict decoding error: ${all.join(', ')}`,
         },
       ]);
-    if (p.validation === 'Warn') this.warnings.push(...quoteUnknown(unknown));
-    return pruned;
+    }
+    if (p.validation === 'Warn') this.warnings.push(...all);
+    return object;
+  }
+
+  /**
+   * The type's validation of a create or update of the main resource (validateBuiltin): 422
+   * Invalid with every field error, as the registry's BeforeCreate/BeforeUpdate answers.
+   */
+  validate(obj: KubeObject, op: 'create' | 'update'): void {
+    if (this.path.subresource) return;
+    const errs = validateBuiltin(this.rt, obj, op);
+    if (errs.length)
+      throw invalid({ group: this.rt.group, kind: this.rt.kind }, obj.metadata.name ?? '', errs);
   }
 
   /** Server-side apply checks the applied configuration against the type's schema, whatever fieldValidation says. */
   checkApplied(applied: Json): KubeObject {
-    const { unknown, pruned } = unknownFields(this.rt, applied);
+    const unknown = appliedUnknownFields(this.rt, applied);
+    const pruned = strictDecode(this.rt, applied, { order: 'sorted-keys' }).object;
     if (unknown.length) {
-      const errs = unknown.map((f) => `.${f}: field not declared in schema`);
+      const errs = unknown.map((f) => `${f}: field not declared in schema`);
       const gvk = `${this.rt.group}/${this.path.version}, Kind=${this.rt.kind}`;
       throw internal(
         `failed to create typed patch object (${this.key.namespace ?? ''}/${this.key.name}; ${gvk}): ${
@@ -354,6 +399,7 @@ export async function startTwinApiServer(opts: TwinApiServerOptions = {}): Promi
   const bookmarkMs = opts.bookmarkIntervalMs ?? 60_000;
   const requests: RecordedRequest[] = [];
   const watches = new Set<http.ServerResponse>();
+  const recorded = new WeakMap<http.ServerResponse, RecordedRequest>();
   seed(store, opts);
 
   const server = http.createServer((req, res) => {
@@ -366,6 +412,7 @@ export async function startTwinApiServer(opts: TwinApiServerOptions = {}): Promi
       ...(req.headers['content-type'] ? { contentType: req.headers['content-type'] } : {}),
     };
     requests.push(rec);
+    recorded.set(res, rec);
     res.on('finish', () => (rec.status = res.statusCode));
     if (opts.handle?.(req, res, url)) return;
     const chunks: Buffer[] = [];
@@ -391,7 +438,11 @@ export async function startTwinApiServer(opts: TwinApiServerOptions = {}): Promi
       'Content-Type': reply.contentType ?? 'application/json',
       'Cache-Control': 'no-cache, private',
     };
-    if (warnings.length) headers.Warning = warnings.map((w) => `299 - ${goQuote(w)}`);
+    if (warnings.length) {
+      headers.Warning = warnings.map((w) => `299 - ${goQuote(w)}`);
+      const rec = recorded.get(res);
+      if (rec) rec.warnings = [...warnings];
+    }
     res.writeHead(reply.code, headers);
     res.end(typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body));
   }
@@ -510,22 +561,32 @@ export async function startTwinApiServer(opts: TwinApiServerOptions = {}): Promi
     const w = writeParams(ctx.query, 'CreateOptions');
     const obj = ctx.decode(raw, w);
     if (ctx.rt.subresources.includes('status') && !ctx.rt.createKeepsStatus) delete obj.status;
+    ctx.validate(obj, 'create');
     const created = store.create(ctx.rt, obj, { namespace: ctx.path.namespace ?? '', dryRun: w.dryRun });
     return { code: 201, body: ctx.present(created) };
   }
 
   function update(ctx: RequestContext, raw: string): Reply {
     const w = writeParams(ctx.query, 'UpdateOptions');
-    const { rt } = ctx;
     if (ctx.path.subresource === 'scale') {
       const scale = parseBody(raw, ctx.contentType, 'Scale');
       return { code: 200, body: writeScale(ctx, isMap(scale) ? scale : {}, w) };
     }
     const obj = ctx.decode(raw, w);
     ctx.pinName(obj, true);
-    const sub = ctx.path.subresource === 'status' ? 'status' : 'main';
-    const updated = store.update(rt, obj, { subresource: sub, dryRun: w.dryRun });
-    return { code: 200, body: ctx.present(updated) };
+    return { code: 200, body: ctx.present(validatedUpdate(ctx, obj, w)) };
+  }
+
+  /**
+   * An update of the main resource or its status. The registry answers NotFound and Conflict (and
+   * a Lease's missing resourceVersion) before it validates the object it would store: a dry run
+   * first, then validation of its result, then the write.
+   */
+  function validatedUpdate(ctx: RequestContext, obj: KubeObject, w: WriteParams): KubeObject {
+    const subresource = ctx.path.subresource === 'status' ? 'status' : 'main';
+    if (!ctx.path.subresource)
+      ctx.validate(store.update(ctx.rt, obj, { subresource, dryRun: true }), 'update');
+    return store.update(ctx.rt, obj, { subresource, dryRun: w.dryRun });
   }
 
   function writeScale(ctx: RequestContext, scale: Json, w: WriteParams): KubeObject {
@@ -559,6 +620,7 @@ export async function startTwinApiServer(opts: TwinApiServerOptions = {}): Promi
       const obj = ctx.checkApplied(body);
       ctx.pinName(obj);
       if (rt.subresources.includes('status') && !rt.createKeepsStatus) delete obj.status;
+      ctx.validate(obj, 'create');
       const created = store.create(rt, obj, { namespace: path.namespace ?? '', dryRun: w.dryRun });
       return { code: 201, body: ctx.present(created) };
     }
@@ -579,11 +641,10 @@ export async function startTwinApiServer(opts: TwinApiServerOptions = {}): Promi
     }
     if (!isMap(patched)) throw badRequest('the patched object is not an object');
     if (path.subresource === 'scale') return { code: 200, body: writeScale(ctx, patched, w) };
-    const obj = apply ? (patched as KubeObject) : ctx.checkPatched(patched, w);
+    const kind = type === PATCH_TYPES.json ? 'json' : type === PATCH_TYPES.merge ? 'merge' : 'strategic';
+    const obj = apply ? (patched as KubeObject) : ctx.checkPatched(patched, w, kind, raw);
     ctx.pinName(obj);
-    const sub = path.subresource === 'status' ? 'status' : 'main';
-    const updated = store.update(rt, obj, { subresource: sub, dryRun: w.dryRun });
-    return { code: 200, body: ctx.present(updated) };
+    return { code: 200, body: ctx.present(validatedUpdate(ctx, obj, w)) };
   }
 
   function selectors(ctx: RequestContext) {
