@@ -242,7 +242,8 @@ export async function runCommand(flags: RunFlags & { verbose?: boolean }): Promi
       log.warn(
         `${signal} received during ${during}: cancelling the step in flight, then removing what this run created (send a second signal to stop cleanup at once)`,
       );
-      phases.interrupt(what);
+      // The first signal does not stop the run's cleanup (the second does).
+      phases.interrupt(what, { goesOn: during === 'cleanup' });
       runCtl.abort(new InterruptedError(what, signal));
       // Within moments of the signal: what exists and how to remove it, in case a SIGKILL follows.
       recordLeftovers(`${what}; ${settings.keep ? 'kept (--keep)' : 'cleanup starting'}`);

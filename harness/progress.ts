@@ -60,6 +60,8 @@ export class PhaseClock {
   current: string | undefined;
   private currentStart: { at: Date; t0: number } | undefined;
   private readonly cut = new Set<string>();
+  /** Phases a signal does not stop (cleanup goes on after the first signal). */
+  private readonly goesOn = new Set<string>();
 
   async phase<T>(name: string, description: string, body: () => Promise<T>): Promise<T> {
     const startedAt = new Date();
@@ -71,12 +73,14 @@ export class PhaseClock {
       const result = await body();
       const durationMs = performance.now() - t0;
       if (this.cut.has(name)) {
-        // A phase that goes on after the signal (cleanup) says how it ended on its record.
-        const rec = this.records.findLast((r) => r.name === name && r.status === 'interrupted');
-        if (rec) {
-          rec.durationMs = durationMs;
-          rec.detail = `${rec.detail ?? 'interrupted'}; it went on and finished`;
-        }
+        // A phase that goes on after the signal (cleanup) says how it ended on its record; one
+        // the signal stopped (tests) keeps "interrupted" as it was.
+        const rec = this.goesOn.has(name)
+          ? this.records.findLast((r) => r.name === name && r.status === 'interrupted')
+          : undefined;
+        if (!rec) return result;
+        rec.durationMs = durationMs;
+        rec.detail = `${rec.detail ?? 'interrupted'}; it went on and finished`;
         log.info(`✔ ${name} done in ${humanDuration(durationMs)} (after the signal)`);
         return result;
       }
@@ -106,10 +110,11 @@ export class PhaseClock {
    * Records the phase in flight as interrupted now (a signal arrived), so the reports written
    * before it settles say so; its later end is not recorded again. Returns its name.
    */
-  interrupt(detail: string): string | undefined {
+  interrupt(detail: string, opts: { goesOn?: boolean } = {}): string | undefined {
     const name = this.current;
     if (name === undefined || this.cut.has(name)) return name;
     this.cut.add(name);
+    if (opts.goesOn) this.goesOn.add(name);
     this.records.push({
       name,
       startedAt: (this.currentStart?.at ?? new Date()).toISOString(),
