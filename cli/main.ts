@@ -159,7 +159,10 @@ export function buildProgram(): Command {
       'stops on the way, comma-separated or repeated (default: the newest known patch of each minor in between)',
       collectNamed('Istio versions such as 1.29.6'),
     )
-    .option('--direct', 'check a single hop A → B (refused when it skips a minor)')
+    .option(
+      '--direct',
+      'check a single hop A → B (when it skips a minor the hops check fails, exit 1, naming the legal path)',
+    )
     .option('--profile <file>', 'profile YAML (default: the embedded homelab profile)')
     .option('--gitops <dir>', 'folder with the Argo CD Application manifests of the four Istio charts')
     .option('--offline', 'use recorded chart facts only; never run helm to fetch a chart')

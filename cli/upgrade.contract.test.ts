@@ -102,6 +102,34 @@ describe('ambient-conformance upgrade plan (in process)', () => {
     );
   });
 
+  it('--help says what --direct over a skipped minor does: the hops check fails, exit 1 (not refused, exit 2)', async () => {
+    const r = await runMain(['upgrade', 'plan', '--help'], { PATH: '/usr/bin:/bin' });
+    expect(r.stdout.replace(/\s+/g, ' ')).toContain(
+      '--direct check a single hop A → B (when it skips a minor the hops check fails, exit 1, naming the legal path)',
+    );
+    expect(r.stdout).not.toContain('refused when it skips a minor');
+  });
+
+  it('--from newer than the manifests: the staging check says the manifests disagree with --from', async () => {
+    const r = await plan(['--from', '1.29.6', '--to', '1.30.3', '--gitops', GITOPS, ...DATED, '--json']);
+    expect(r.code).toBe(1);
+    const json = JSON.parse(r.stdout) as {
+      checks: {
+        id: string;
+        status: string;
+        summary: string;
+        evidence: { text: string; status?: string }[];
+      }[];
+    };
+    const staging = json.checks.find((c) => c.id === 'gitops-staging');
+    expect(staging?.status).toBe('fail');
+    expect(staging?.summary).toMatch(
+      /^the manifests disagree with --from 1\.29\.6: every Application pins an older version \(1\.28\.3\)/,
+    );
+    expect(staging?.evidence.filter((e) => e.status === 'fail')).toHaveLength(1);
+    expect(JSON.stringify(staging)).not.toContain('change in one step');
+  });
+
   it.each([
     [['--to', 'banana'], '--to "banana" is not an Istio version'],
     [[], '--to is required'],

@@ -291,7 +291,7 @@ export async function upgradeMatrixCommand(flags: UpgradeMatrixFlags): Promise<n
   }
   for (const c of cells)
     process.stdout.write(
-      `${c.id}: kind ${c.kind}, ${c.nodeImage}; --only ${c.only}${c.hub ? `; global.hub=${c.hub}` : ''}; expects ${c.expectations.map((e) => `${e.name}=${e.value}`).join(', ')}\n`,
+      `${c.id}: kind ${c.kind}, ${c.nodeImage}${c.unverified ? ` (unverified: ${c.unverified})` : ''}; --only ${c.only}${c.hub ? `; global.hub=${c.hub}` : ''}; expects ${c.expectations.map((e) => `${e.name}=${e.value}`).join(', ')}\n`,
     );
   return 0;
 }

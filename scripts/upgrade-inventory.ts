@@ -26,6 +26,9 @@
  *   cd /work/main && export PATH=$PWD/node_modules/.bin:$PATH
  *   node --import tsx scripts/upgrade-inventory.ts
  *   node --import tsx scripts/upgrade-inventory.ts --mirror <istio bare repo> --release-builder <bare repo>
+ *   node --import tsx scripts/upgrade-inventory.ts --only keys      # chart-keys.json alone (no Helm)
+ *
+ * --only takes a comma-separated subset of keys, renders, gojq (default: all three).
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -70,7 +73,12 @@ interface Args {
   releaseBuilder: string;
   out: string;
   renderTags?: string[];
+  /** What to record (default every part). */
+  only: ReadonlySet<Part>;
 }
+
+const PARTS = ['gojq', 'keys', 'renders'] as const;
+type Part = (typeof PARTS)[number];
 
 function parseArgs(argv: string[]): Args {
   const a: Args = {
@@ -78,6 +86,7 @@ function parseArgs(argv: string[]): Args {
     mirror: '/work/.mirror/istio+istio/repo',
     releaseBuilder: '/work/.mirror/istio+release-builder/repo',
     out: RECORDED_DIR,
+    only: new Set(PARTS),
   };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
@@ -87,7 +96,13 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--gojq') a.gojq = value;
     else if (flag === '--out') a.out = path.resolve(value);
     else if (flag === '--render-tags') a.renderTags = value.split(',').filter(Boolean);
-    else throw new Error(`unknown argument ${flag}`);
+    else if (flag === '--only') {
+      const parts = value.split(',').filter(Boolean);
+      const bad = parts.filter((p) => !(PARTS as readonly string[]).includes(p));
+      if (parts.length === 0 || bad.length > 0)
+        throw new Error(`--only ${value}: expected a comma-separated subset of ${PARTS.join(', ')}`);
+      a.only = new Set(parts as Part[]);
+    } else throw new Error(`unknown argument ${flag}`);
   }
   return a;
 }
@@ -355,9 +370,9 @@ async function recordGojqCases(args: Args): Promise<void> {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   mkdirSync(args.out, { recursive: true });
-  await recordGojqCases(args);
-  await recordKeys(args);
-  await recordRenders(args);
+  if (args.only.has('gojq')) await recordGojqCases(args);
+  if (args.only.has('keys')) await recordKeys(args);
+  if (args.only.has('renders')) await recordRenders(args);
 }
 
 await main();

@@ -1,11 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REAL_HELM, realHelm, realHelmUnavailable } from '../../test/helpers/real-helm.ts';
 import { ChartFactsStore } from './chart-facts.ts';
+import { INVENTORY_READER } from './chart-keys.ts';
 
 /**
  * The plan's fallback when no fact is recorded: the chart fetched with the real Helm 4 from a
@@ -117,6 +118,28 @@ describe.skipIf(unavailable)('chart facts fetched with Helm (no recorded invento
       source: `chart ztunnel ${VERSION} from ${repo} (cached)`,
     });
     expect('objects' in again.render(request, VERSION)).toBe(true);
+
+    // An inventory an older reader cached (keys.json, before `dig` was read) is not served: the
+    // cached chart is read again, without Helm, into keys-r<INVENTORY_READER>.json.
+    const folder = path.dirname(
+      (readdirSync(cacheDir, { recursive: true }) as string[])
+        .map((f) => path.join(cacheDir, f))
+        .find((f) => path.basename(f) === `keys-r${INVENTORY_READER}.json`) ?? '',
+    );
+    rmSync(path.join(folder, `keys-r${INVENTORY_READER}.json`));
+    writeFileSync(
+      path.join(folder, 'keys.json'),
+      JSON.stringify({ reads: [], descoped: [], flattensGlobal: false, defaults: [] }),
+    );
+    const reread = new ChartFactsStore({
+      offline: true,
+      repository: repo,
+      kubeVersion: '1.34.0',
+      timeoutMs: 1_000,
+      cacheDir,
+    });
+    await reread.prefetch([{ chart: 'ztunnel', version: VERSION }], []);
+    expect(reread.keys('ztunnel', VERSION)).toMatchObject({ inventory: { reads: ['hub', 'resources'] } });
   });
 
   it('a version the repository does not have: missing, with helm’s reason', async () => {

@@ -14,7 +14,7 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
-import { inventoryOf, type KeyInventory } from './chart-keys.ts';
+import { INVENTORY_READER, inventoryOf, type KeyInventory } from './chart-keys.ts';
 import type { Chart } from './hops.ts';
 import type { ChartFacts } from './plan.ts';
 import { recordedInventory, recordedRender, renderKey, type RenderRequest } from './recorded.ts';
@@ -27,8 +27,9 @@ import { recordedInventory, recordedRender, renderKey, type RenderRequest } from
  *
  * Cache: `$AMBIENT_CHART_CACHE`, else `$XDG_CACHE_HOME/ambient-conformance/charts`, else
  * `~/.cache/ambient-conformance/charts`; one folder per repository (hashed) and chart version,
- * holding the untarred chart, its key inventory and its renders (by renderKey). A chart version
- * never changes once published, so entries never expire; delete the folder to refetch.
+ * holding the untarred chart, its key inventory (keys-r<INVENTORY_READER>.json: a newer reader
+ * re-reads the cached chart) and its renders (by renderKey). A chart version never changes once
+ * published, so entries never expire; delete the folder to refetch.
  *
  * Helm: `helm pull <chart> --repo <url> --version <v> --untar` (or `oci://…/<chart>`), and
  * `helm template <release> <chart> --namespace <ns> --kube-version <k8s> --include-crds --values
@@ -170,7 +171,7 @@ export class ChartFactsStore implements ChartFacts {
       this.keyFacts.set(key, rec);
       return;
     }
-    const cached = path.join(this.cache, `${chart}-${version}`, 'keys.json');
+    const cached = path.join(this.cache, `${chart}-${version}`, `keys-r${INVENTORY_READER}.json`);
     if (existsSync(cached)) {
       this.keyFacts.set(key, {
         inventory: JSON.parse(readFileSync(cached, 'utf8')) as KeyInventory,

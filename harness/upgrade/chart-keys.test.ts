@@ -31,6 +31,28 @@ describe('what a chart template reads', () => {
     );
   });
 
+  it('sprig dig chains name their keys: dig "global" "enableReaderRBAC" true .Values (1.30 reader RBAC)', () => {
+    // istio/istio@1.30.3 manifests/charts/base/templates/reader-serviceaccount.yaml (line 1), and
+    // @1.31.0-rc.0 istio-discovery/templates/reader-clusterrolebinding.yaml.
+    const t = [
+      '{{- if and (or (eq .Values.global.resourceScope "all") (eq .Values.global.resourceScope "namespace")) (dig "global" "enableReaderRBAC" true .Values) (not (dig "global" "readerServiceAccount" "name" "" .Values)) }}',
+      '  namespace: {{ dig "global" "readerServiceAccount" "namespace" "" .Values }}',
+      '{{ dig "a" }} then {{ .Values.other }}', // not a dig of .Values: it must not swallow the chain
+      '{{ dig "x" (list) $.Values.meshConfig }}',
+    ].join('\n');
+    expect(readsOfTemplate(t).sort()).toEqual(
+      [
+        'global.enableReaderRBAC',
+        'global.readerServiceAccount.name',
+        'global.readerServiceAccount.namespace',
+        'global.resourceScope',
+        'global.resourceScope',
+        'meshConfig.x',
+        'other',
+      ].sort(),
+    );
+  });
+
   it('the values machinery reads only the profile switches', () => {
     const t =
       '{{- with (coalesce ($.Values).profile ($.Values.global).profile) }}{{ $.Values.global | default dict }}{{ .Values.compatibilityVersion }}';
@@ -125,6 +147,15 @@ describe('check 5: keys the chart reads', () => {
     expect(
       unknownKeys({ global: { hubb: 'docker.io/istio' } }, inv('ztunnel', '1.29.6')).map((u) => u.key),
     ).toEqual(['global.hubb']);
+  });
+
+  it('global.enableReaderRBAC is read by base and istiod from 1.30.0 (through dig), not before', () => {
+    const values = { global: { enableReaderRBAC: false } };
+    for (const v of ['1.30.0', '1.30.3']) {
+      expect(unknownKeys(values, inv('base', v)), `base ${v}`).toEqual([]);
+      expect(unknownKeys(values, inv('istiod', v)), `istiod ${v}`).toEqual([]);
+    }
+    expect(unknownKeys(values, inv('base', '1.29.6')).map((u) => u.key)).toEqual(['global.enableReaderRBAC']);
   });
 
   it('a key added in a later version is unknown before it (ztunnel dnsPolicy, 1.30)', () => {

@@ -4,15 +4,20 @@ import { closest } from '../suggest.ts';
  * Which values keys an Istio chart reads, found in its templates, and whether a user's values
  * only use those.
  *
- * Why not "the key exists in values.yaml": from 1.28 the charts keep their defaults under
- * `_internal_defaults_do_not_set`, and the templates read keys that have no default at all
+ * Why not "the key exists in values.yaml": the charts keep their defaults under
+ * `_internal_defaults_do_not_set` (since 1.24.0: absent from every values.yaml of the four charts
+ * at istio/istio@1.23.0, present at @1.24.0), and the templates read keys that have no default at all
  * (profile files set `pilot.env.*`, `meshConfig` and other free-form maps are read whole). So the
  * inventory is what the templates read:
  * - every `.Values.a.b` chain in templates/ and files/ (the injection templates istiod renders at
  *   run time read the same values, picked into its ConfigMap), after Helm comments are removed and
- *   `(.Values.a).b` parentheses are unwrapped; `index .Values "a" "b"` and `hasKey .Values "a"`
- *   name their keys, and `pick .Values "a" "b"` (the copy for those run-time templates) reads
- *   nothing by itself;
+ *   `(.Values.a).b` parentheses are unwrapped; `index .Values "a" "b"`, `hasKey .Values "a"` and
+ *   sprig's `dig "a" "b" <default> .Values` name their keys (the 1.30 and 1.31 charts read
+ *   `global.enableReaderRBAC` and `global.readerServiceAccount.*` only through `dig`:
+ *   istio/istio@1.30.3 manifests/charts/base/templates/reader-serviceaccount.yaml,
+ *   istio-discovery/templates/reader-clusterrole*.yaml), and `pick .Values "a" "b"` (the copy for
+ *   those run-time templates) reads nothing by itself. No chart of 1.28.0 to 1.31.0-rc.0 uses
+ *   `get` or `pluck` on .Values (git grep of manifests/charts at those tags);
  * - a chain read as a whole (`toYaml .Values.podAnnotations`, `range .Values.env`, `with
  *   .Values.meshConfig`) accepts every key below it, since the template passes the map through;
  * - the bare `.Values` and `.Values._original` (the istiod `values` ConfigMap dumps them "for
@@ -40,6 +45,13 @@ export interface KeyInventory {
   /** Leaf paths of values.yaml's defaults (`_internal_defaults_do_not_set`), for suggestions. */
   defaults: string[];
 }
+
+/**
+ * The version of what readsOfTemplate reads: inventories cached from fetched charts
+ * (chart-facts.ts) are named after it, so a reader that reads more (2: sprig `dig`) does not
+ * serve an inventory an older reader made.
+ */
+export const INVENTORY_READER = 2;
 
 /** Files of a chart: path relative to the chart folder → text. */
 export type ChartFiles = ReadonlyMap<string, string>;
@@ -73,6 +85,24 @@ export function readsOfTemplate(text: string, machinery = false): string[] {
     `\\b(index|pick|hasKey)\\s+\\$?\\.Values((?:\\.${IDENT})*)((?:\\s+"[^"]*")+)`,
     'g',
   );
+  // `dig "k1" "k2" <default> <map>` (sprig): the keys, then a default (a literal or a
+  // parenthesised expression), then the map, here a .Values chain.
+  const dig = new RegExp(
+    `\\bdig((?:\\s+(?:"(?:[^"\\\\]|\\\\.)*"|\\([^()]*\\)|[^\\s(){}"]+))+?)\\s+\\$?\\.Values((?:\\.${IDENT})*)(?![.\\w])`,
+    'g',
+  );
+  t = t.replace(dig, (_m, args: string, chain: string) => {
+    const tokens = [...args.matchAll(/"(?:[^"\\]|\\.)*"|\([^()]*\)|[^\s(){}"]+/g)].map((x) => x[0]);
+    const keys = tokens.slice(0, -1); // the last argument is the default
+    const base = chain.split('.').filter(Boolean);
+    const names: string[] = [];
+    for (const k of keys) {
+      if (!k.startsWith('"')) break; // a key from a variable: the literal keys before it
+      names.push(k.slice(1, -1));
+    }
+    out.push([...base, ...names].join('.'));
+    return ' ';
+  });
   t = t.replace(keyed, (_m, fn: string, chain: string, keys: string) => {
     const base = chain.split('.').filter(Boolean);
     const names = [...keys.matchAll(/"([^"]*)"/g)].map((k) => k[1] ?? '');

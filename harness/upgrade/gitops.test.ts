@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { homelabApps } from '../../test/helpers/upgrade.ts';
+import { homelabApps, recordedFacts } from '../../test/helpers/upgrade.ts';
 import { UserInputError } from '../errors.ts';
 import { parseGitops, syncOption, type GitopsApp } from './gitops.ts';
 import { choosePath } from './hops.ts';
-import { checkStaging, checkWaves } from './plan.ts';
+import { checkStaging, checkValues, checkWaves } from './plan.ts';
 
 function parse(text: string, extra: Record<string, string> = {}): GitopsApp[] {
   const files = new Map([['apps.yaml', text], ...Object.entries(extra)]);
@@ -48,7 +48,7 @@ describe('reading the homelab’s Argo CD Applications', () => {
     );
   });
 
-  it('merges values as Argo CD does: valueFiles < values < valuesObject < parameters', () => {
+  it('merges values as Argo CD does: valueFiles < valuesObject (which replaces values) < parameters', () => {
     const [a] = parse(
       app(
         'istiod',
@@ -71,14 +71,103 @@ describe('reading the homelab’s Argo CD Applications', () => {
       ).replace(/  source: .*\n/, ''),
       { 'base.yaml': 'a: from-file\nz: from-file\n' },
     );
+    // argo-cd@v3.5.1 ValuesYAML: valuesObject when set, `values` only otherwise; never both.
     expect(a?.values).toEqual({
-      a: 'from-values',
+      a: 'from-file',
       b: 'from-object',
       c: 'from-parameter',
       d: { e: '1' },
       z: 'from-file',
     });
-    expect(a?.unresolvedValueFiles).toEqual(['inside-the-chart.yaml']);
+    expect(a?.valuesIgnored).toBe(true);
+    expect(a?.valuesFrom).toEqual(['base.yaml', 'helm.valuesObject', 'helm.parameters']);
+    expect(a?.unresolvedValueFiles).toEqual([
+      {
+        file: 'inside-the-chart.yaml',
+        reason: 'unreadable',
+        why: 'a path inside the chart (relative to the chart source), not read by the plan',
+      },
+    ]);
+  });
+
+  it('uses helm.values when there is no valuesObject', () => {
+    const [a] = parse(
+      app('istiod', 'istiod', 1, '1.28.3').replace(
+        /chart: istiod, targetRevision: 1.28.3 \}/,
+        "chart: istiod, targetRevision: 1.28.3, helm: { values: 'a: from-values' } }",
+      ),
+    );
+    expect(a?.values).toEqual({ a: 'from-values' });
+    expect(a?.valuesIgnored).toBeUndefined();
+  });
+});
+
+describe('value files the plan does not read are reported in the values check', () => {
+  const withFiles = (helm: string) =>
+    `---
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: { name: istiod }
+spec:
+  sources:
+    - repoURL: https://blob.istio.io/istio-release/charts
+      chart: istiod
+      targetRevision: 1.28.3
+      helm: ${helm}
+    - { repoURL: https://git.example.invalid/x.git, ref: v }
+  destination: { namespace: istio-system }
+`;
+  const values = (apps: GitopsApp[]) =>
+    checkValues(
+      ['1.28.3', '1.29.6'],
+      apps.map((a) => ({
+        label: `Application ${a.name}`,
+        chart: a.chart,
+        values: a.values,
+        unresolved: a.unresolvedValueFiles,
+        ignoreMissingValueFiles: a.ignoreMissingValueFiles,
+        ...(a.valuesIgnored ? { valuesIgnored: true } : {}),
+      })),
+      recordedFacts,
+    );
+
+  it('fails a $ref value file missing from the folder: Argo CD cannot render the Application', () => {
+    const apps = parse(withFiles('{ valueFiles: [$v/missing.yaml] }'));
+    expect(apps[0]?.unresolvedValueFiles).toEqual([
+      { file: '$v/missing.yaml', reason: 'missing', why: 'no file missing.yaml in g' },
+    ]);
+    const r = values(apps);
+    expect(r.status).toBe('fail');
+    expect(r.summary).toBe('a value file is missing, so Argo CD cannot render Application istiod');
+    expect(r.evidence.find((e) => e.status === 'fail')?.text).toContain(
+      'unless helm.ignoreMissingValueFiles is true',
+    );
+  });
+
+  it('with ignoreMissingValueFiles: true the file is skipped, as Argo CD skips it', () => {
+    const apps = parse(withFiles('{ ignoreMissingValueFiles: true, valueFiles: [$v/missing.yaml] }'));
+    expect(apps[0]?.ignoreMissingValueFiles).toBe(true);
+    const r = values(apps);
+    expect(r.status).toBe('pass');
+    expect(r.evidence.map((e) => e.text)).toContain(
+      'Application istiod: valueFiles $v/missing.yaml: no file missing.yaml in g; skipped, as Argo CD skips it (helm.ignoreMissingValueFiles: true)',
+    );
+  });
+
+  it('a value file the plan cannot read (a URL, an unknown ref) makes the check NOT RUN, never PASS', () => {
+    const r = values(parse(withFiles('{ valueFiles: [https://example.invalid/v.yaml, $nope/a.yaml] }')));
+    expect(r.status).toBe('not-run');
+    expect(r.summary).toBe('values of Application istiod come partly from files the plan cannot read');
+    expect(r.evidence.filter((e) => e.status === 'not-run').map((e) => e.text)).toEqual([
+      'Application istiod: valueFiles https://example.invalid/v.yaml: a URL, not fetched by the plan; the keys it sets are not checked',
+      'Application istiod: valueFiles $nope/a.yaml: no source of the Application has ref: nope; the keys it sets are not checked',
+    ]);
+  });
+
+  it('warns a helm.values that valuesObject makes Argo CD ignore', () => {
+    const r = values(parse(withFiles("{ values: 'replicaCount: 2', valuesObject: { replicaCount: 1 } }")));
+    expect(r.status).toBe('warn');
+    expect(r.summary).toBe('Argo CD ignores helm.values of Application istiod');
   });
 });
 
@@ -183,6 +272,19 @@ describe('check 7b: one Application per step', () => {
     expect(skip.evidence.find((e) => e.status === 'fail')?.text).toBe(
       'istio-base → 1.30.5 skips a minor from 1.28.3; legal path: 1.28.3 → 1.29.8 → 1.30.5',
     );
+  });
+
+  it('manifests older than --from: says they disagree with --from, not "change in one step"', () => {
+    // --from 1.29.6 --to 1.30.3 with the homelab's Applications, which pin 1.28.3.
+    const r = checkStaging(choosePath('1.29.6', '1.30.3'), homelabApps());
+    expect(r.status).toBe('fail');
+    expect(r.evidence.filter((e) => e.status === 'fail').map((e) => e.text)).toEqual([
+      'the manifests disagree with --from 1.29.6: istio-base pins 1.28.3, istiod pins 1.28.3, istio-cni pins 1.28.3, istio-ztunnel pins 1.28.3, older than --from; either the installed version is 1.28.3 (plan with --from 1.28.3), or the folder is not what is deployed',
+    ]);
+    expect(r.summary).toBe(
+      'the manifests disagree with --from 1.29.6: every Application pins an older version (1.28.3), so there is nothing to stage from 1.29.6',
+    );
+    expect(r.evidence.some((e) => e.text.includes('#53843'))).toBe(false);
   });
 
   it('warns a targetRevision that is a range', () => {

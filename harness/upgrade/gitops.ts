@@ -9,9 +9,16 @@ import { CHART_ORDER, type Chart } from './hops.ts';
  * Facts (argoproj/argo-cd@v3.5.1):
  * - A Helm chart source is `spec.source` or one of `spec.sources` with `chart`, `repoURL` (for OCI
  *   the host/path without `oci://`) and `targetRevision`; `helm.releaseName` defaults to the
- *   Application's name; values come from, lowest precedence first, `valueFiles`, `values` (a YAML
- *   string), `valuesObject`, `parameters` (docs/user-guide/helm.md "Helm Value Precedence").
+ *   Application's name; values come from, lowest precedence first, `valueFiles`, then `values` (a
+ *   YAML string) or `valuesObject`, then `parameters` (docs/user-guide/helm.md "Helm Value
+ *   Precedence"). `values` and `valuesObject` are not merged: when `valuesObject` is set, `values`
+ *   is ignored ("valuesObject trumps values - therefore values will be ignored"; the repo server
+ *   passes ApplicationSourceHelm.ValuesYAML(), pkg/apis/application/v1alpha1/values.go, which
+ *   returns valuesObject when it is set and `values` only otherwise).
  *   `$<ref>/path` in valueFiles names a file of the source with `ref: <ref>` (multiple sources).
+ * - A value file that does not exist makes the render fail (`helm template` gets a --values path
+ *   that is not there) unless `helm.ignoreMissingValueFiles` is true, when it is skipped
+ *   (reposerver/repository/repository.go getResolvedValueFiles).
  * - Sync waves: annotation `argocd.argoproj.io/sync-wave`, an integer as a string, default 0
  *   (docs/user-guide/sync-waves.md).
  * - ignoreDifferences: `group` (API group without version, "" for core, globs allowed), `kind`,
@@ -50,8 +57,16 @@ export interface GitopsApp {
   values: Record<string, unknown>;
   /** Where each part of `values` came from ("valuesObject", a values file path, …). */
   valuesFrom: string[];
-  /** valueFiles the plan could not read (inside the chart, another repository, a URL). */
-  unresolvedValueFiles: string[];
+  /**
+   * valueFiles the plan did not read: `missing`, a `$ref/path` whose file is not in the --gitops
+   * folder (Argo CD fails to render unless ignoreMissingValueFiles); `unreadable`, one the plan
+   * cannot reach (a path inside the chart, a URL, an unknown `$ref`, a glob).
+   */
+  unresolvedValueFiles: { file: string; reason: 'missing' | 'unreadable'; why: string }[];
+  /** `helm.ignoreMissingValueFiles`: Argo CD skips a value file that does not exist. */
+  ignoreMissingValueFiles: boolean;
+  /** `helm.values` given but ignored because `helm.valuesObject` is set (Argo CD does the same). */
+  valuesIgnored?: boolean;
   ignoreDifferences: IgnoreRule[];
   syncOptions: string[];
 }
@@ -269,26 +284,34 @@ function parseApplication(
   const helm = isObj(chartSource.helm) ? chartSource.helm : {};
   let values: Record<string, unknown> = {};
   const valuesFrom: string[] = [];
-  const unresolved: string[] = [];
+  const unresolved: GitopsApp['unresolvedValueFiles'] = [];
   const valueFiles = Array.isArray(helm.valueFiles) ? helm.valueFiles : [];
   for (const vf of valueFiles) {
     if (typeof vf !== 'string') throw bad(input, file, `${at}: helm.valueFiles`, 'a list of paths', vf);
     const m = /^\$([^/]+)\/(.+)$/.exec(vf);
-    const text = m && refs.has(m[1] ?? '') ? input.readValuesFile(m[2] ?? '') : undefined;
+    const why = unreadableWhy(vf, m, refs);
+    if (why !== undefined) {
+      unresolved.push({ file: vf, reason: 'unreadable', why });
+      continue;
+    }
+    const text = input.readValuesFile(m?.[2] ?? '');
     if (text === undefined) {
-      unresolved.push(vf);
+      unresolved.push({ file: vf, reason: 'missing', why: `no file ${m?.[2] ?? vf} in ${input.dir}` });
       continue;
     }
     values = deepMerge(values, parseYamlValues(input, m?.[2] ?? vf, '(root)', text));
     valuesFrom.push(m?.[2] ?? vf);
   }
-  if (typeof helm.values === 'string' && helm.values.trim() !== '') {
-    values = deepMerge(values, parseYamlValues(input, file, `${at}: helm.values`, helm.values));
-    valuesFrom.push('helm.values');
-  }
+  // Argo CD passes valuesObject when it is set, and `values` only when it is not (ValuesYAML).
+  const hasValuesString = typeof helm.values === 'string' && helm.values.trim() !== '';
+  let valuesIgnored = false;
   if (isObj(helm.valuesObject)) {
     values = deepMerge(values, helm.valuesObject);
     valuesFrom.push('helm.valuesObject');
+    valuesIgnored = hasValuesString;
+  } else if (hasValuesString) {
+    values = deepMerge(values, parseYamlValues(input, file, `${at}: helm.values`, helm.values as string));
+    valuesFrom.push('helm.values');
   }
   if (Array.isArray(helm.parameters)) {
     for (const p of helm.parameters)
@@ -316,9 +339,27 @@ function parseApplication(
     values,
     valuesFrom,
     unresolvedValueFiles: unresolved,
+    ignoreMissingValueFiles: helm.ignoreMissingValueFiles === true,
+    ...(valuesIgnored ? { valuesIgnored: true } : {}),
     ignoreDifferences: parseIgnore(input, file, `${at}: spec.ignoreDifferences`, spec.ignoreDifferences),
     syncOptions,
   };
+}
+
+/**
+ * Why the plan cannot read a value file, or undefined when it is a `$ref/path` of a ref source,
+ * read from the --gitops folder (the folder is taken to be that ref's checkout).
+ */
+function unreadableWhy(
+  vf: string,
+  m: RegExpExecArray | null,
+  refs: ReadonlyMap<string, unknown>,
+): string | undefined {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(vf)) return 'a URL, not fetched by the plan';
+  if (!m) return 'a path inside the chart (relative to the chart source), not read by the plan';
+  if (!refs.has(m[1] ?? '')) return `no source of the Application has ref: ${m[1] ?? ''}`;
+  if (/[*?[]/.test(m[2] ?? '')) return 'a glob pattern, not expanded by the plan';
+  return undefined;
 }
 
 /** Whether a sync option is on (`RespectIgnoreDifferences=true`). */

@@ -9,9 +9,12 @@ import { compareVersions, minorDistance, minorKey, parseVersion, type IstioVersi
  *   content/en/docs/ambient/upgrade/helm/index.md (in-place tab: `helm upgrade istio-base`, then
  *   istiod, then the CNI, then ztunnel); istio/istio@1.30.3 tests/integration/helm/upgrade/util.go
  *   upgradeCharts (base, istiod, cni, ztunnel, gateway).
- * - Skew: "ztunnel 1.x works with control plane 1.x and 1.x+1", the same for the CNI, so istiod
- *   goes first and the two may differ by at most one minor (same page, "Before you upgrade"); "the
- *   data plane cannot be ahead of control plane" (content/en/docs/releases/supported-releases/index.md).
+ * - Skew: "The ztunnel at version 1.x is compatible with the control plane at version 1.x+1 and
+ *   1.x." (same page, section "ztunnel DaemonSet" under "Upgrade the data plane") and "The CNI at
+ *   version 1.x is compatible with the control plane at version 1.x+1 and 1.x." (section "CNI node
+ *   agent"), so istiod goes first and the two may differ by at most one minor; "the data plane
+ *   cannot be ahead of control plane" (content/en/docs/releases/supported-releases/index.md,
+ *   section "Control Plane/Data Plane Skew").
  * - So a minor may not be skipped: 1.28 → 1.30 leaves istiod at 1.30 with ztunnel and the CNI at
  *   1.28 (two minors) until their turn.
  */

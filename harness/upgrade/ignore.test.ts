@@ -206,6 +206,32 @@ describe('jsonPointers (RFC 6902 remove, evanphx/json-patch)', () => {
       expect(applyPatch(jq, daemonSet, { kind: 'jsonPointer', expr: p }).skipped).toBeDefined();
   });
 
+  it('array indexes as evanphx/json-patch v5.9.11 reads them: negative from the end, strconv.Atoi forms', () => {
+    const doc = { a: [{ x: 1 }, { x: 2 }, { x: 3 }], m: { n: null, s: 'str' } };
+    expect(pointerPath(doc, '/a/-1')).toEqual(['a', 2]);
+    expect(pointerPath(doc, '/a/-3/x')).toEqual(['a', 0, 'x']);
+    expect(pointerPath(doc, '/a/-4')).toBeUndefined(); // below -len
+    expect(pointerPath(doc, '/a/01')).toEqual(['a', 1]);
+    expect(pointerPath(doc, '/a/+2')).toEqual(['a', 2]);
+    expect(pointerPath(doc, '/a/-0')).toEqual(['a', 0]);
+    expect(pointerPath(doc, '/a/3')).toBeUndefined();
+    expect(pointerPath(doc, '/a/1x')).toBeUndefined();
+    expect(pointerPath(doc, '/a/9223372036854775808')).toBeUndefined(); // out of int64: Atoi fails
+    // findObject drops the first part: no leading "/" still resolves from the second.
+    expect(pointerPath(doc, 'ignored/m')).toEqual(['m']);
+    // A null or a scalar in the middle fails; the last part may name a null.
+    expect(pointerPath(doc, '/m/n')).toEqual(['m', 'n']);
+    expect(pointerPath(doc, '/m/n/x')).toBeUndefined();
+    expect(pointerPath(doc, '/m/s/0')).toBeUndefined();
+    // One-pass ~ decoding (strings.NewReplacer("~1", "/", "~0", "~")): "~01" is "~1", not "/".
+    expect(pointerPath({ '~1': 1 }, '/~01')).toEqual(['~1']);
+    const out = applyPatch(jq, daemonSet, {
+      kind: 'jsonPointer',
+      expr: '/spec/template/spec/containers/-1/imagePullPolicy',
+    }).doc as typeof daemonSet;
+    expect(out.spec.template.spec.containers[0]).not.toHaveProperty('imagePullPolicy');
+  });
+
   it('removes exactly the pointed field', () => {
     const out = applyPatch(jq, daemonSet, { kind: 'jsonPointer', expr: '/spec/revisionHistoryLimit' })
       .doc as typeof daemonSet;

@@ -6,7 +6,8 @@ import type { IgnoreRule } from './gitops.ts';
  * (argoproj/argo-cd@v3.5.1 util/argo/normalizers/diff_normalizer.go):
  * - A rule matches when glob `group` matches the object's API group, glob `kind` its kind, and
  *   `name`/`namespace`, when set, are equal (`glob.Match`, gobwas/glob; util/glob/glob.go).
- * - Each `jsonPointers` entry is a JSON Patch `remove` (evanphx/json-patch); each
+ * - Each `jsonPointers` entry is a JSON Patch `remove` (evanphx/json-patch v5.9.11, pointerPath
+ *   below); each
  *   `jqPathExpressions` entry runs as `del(<expr>)` under gojq v0.12.19 (go.mod) and must yield
  *   exactly one value ("JQ patch did not return any data" / "returned multiple objects"
  *   otherwise). Patches apply in order, pointers of a rule before its jq expressions; a patch that
@@ -94,29 +95,72 @@ export function ruleMatches(rule: IgnoreRule, obj: Record<string, unknown>): boo
 }
 
 /**
- * An RFC 6901 pointer as the path of keys evanphx/json-patch follows in `doc` (array indexes as
- * numbers where the container is an array), or undefined when the pointer does not resolve (then
- * the remove fails and Argo CD skips it).
+ * Go's strconv.Atoi as evanphx/json-patch uses it for array indexes: an optional sign, decimal
+ * digits (leading zeros allowed), within int64; undefined otherwise.
+ */
+function atoi(t: string): number | undefined {
+  if (!/^[+-]?\d+$/.test(t)) return undefined;
+  const n = BigInt(t);
+  if (n > 9223372036854775807n || n < -9223372036854775808n) return undefined;
+  return Number(n);
+}
+
+/** An array index as partialArray.get/remove resolve it (negative: from the end), or undefined. */
+function arrayIndex(arr: readonly unknown[], t: string): number | undefined {
+  let idx = atoi(t);
+  if (idx === undefined) return undefined;
+  if (idx < 0) {
+    // SupportNegativeIndices defaults to true in v5.9.11: -1 is the last element.
+    if (idx < -arr.length) return undefined;
+    idx += arr.length;
+  }
+  return idx >= arr.length ? undefined : idx;
+}
+
+/**
+ * A pointer as the path of keys evanphx/json-patch v5.9.11 (the non-module package Argo CD
+ * v3.5.1 imports, go.mod "github.com/evanphx/json-patch v5.9.11+incompatible") removes in `doc`,
+ * with array indexes resolved to non-negative numbers, or undefined when its remove fails (then
+ * Argo CD skips the patch). As patch.go findObject and partialDoc/partialArray do:
+ * - the pointer is split on "/" and the first part dropped, so a pointer without a leading "/"
+ *   still resolves from its second part ("spec/replicas" removes top-level "replicas"), and one
+ *   without any "/" (also "") fails;
+ * - each part is decoded with strings.NewReplacer("~1", "/", "~0", "~") (one pass);
+ * - in an array, a part is strconv.Atoi'd: "+1", "01" and negative indexes count ("-1" is the
+ *   last element, down to -len); "-" and anything else fail; in an object, the key must exist.
  */
 export function pointerPath(doc: unknown, pointer: string): (string | number)[] | undefined {
-  if (pointer === '') return undefined; // removing the root is refused
-  if (!pointer.startsWith('/')) return undefined;
-  const tokens = pointer
-    .slice(1)
-    .split('/')
-    .map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const split = pointer.split('/');
+  if (split.length < 2) return undefined;
+  const decode = (t: string) => t.replace(/~[01]/g, (m) => (m === '~1' ? '/' : '~'));
+  const parts = split.slice(1, -1).map(decode);
+  const key = decode(split.at(-1) ?? '');
   const path: (string | number)[] = [];
+  const isMap = (v: unknown): v is Record<string, unknown> =>
+    v !== null && typeof v === 'object' && !Array.isArray(v);
   let cur: unknown = doc;
-  for (const t of tokens) {
+  for (const part of parts) {
+    let next: unknown;
     if (Array.isArray(cur)) {
-      if (!/^(0|[1-9]\d*)$/.test(t) || Number(t) >= cur.length) return undefined;
-      path.push(Number(t));
-      cur = cur[Number(t)];
-    } else if (cur !== null && typeof cur === 'object' && Object.hasOwn(cur, t)) {
-      path.push(t);
-      cur = (cur as Record<string, unknown>)[t];
+      const idx = arrayIndex(cur, part);
+      if (idx === undefined) return undefined;
+      path.push(idx);
+      next = cur[idx];
+    } else if (isMap(cur)) {
+      if (!Object.hasOwn(cur, part)) return undefined;
+      path.push(part);
+      next = cur[part];
     } else return undefined;
+    // A null or scalar in the middle of the path: findObject fails (nil node, or intoDoc error).
+    if (!Array.isArray(next) && !isMap(next)) return undefined;
+    cur = next;
   }
+  if (Array.isArray(cur)) {
+    const idx = arrayIndex(cur, key);
+    if (idx === undefined) return undefined;
+    path.push(idx);
+  } else if (isMap(cur) && Object.hasOwn(cur, key)) path.push(key);
+  else return undefined;
   return path;
 }
 

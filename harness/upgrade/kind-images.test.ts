@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PINS } from '../pins.ts';
 import { checkKubernetes } from './plan.ts';
 import { imageForMinor, KIND_RELEASES, kindReleaseOf, parseNodeImage } from './kind-images.ts';
+import { versionMatrix } from './matrix.ts';
 
 const PATH = ['1.28.3', '1.29.8', '1.30.5', '1.31.1'];
 
@@ -22,6 +23,38 @@ describe('kind releases and their node images', () => {
     expect(imageForMinor(35, 'v0.30.0')).toBeUndefined();
     expect(imageForMinor(35)?.release.version).toBe('v0.33.0');
     expect(imageForMinor(36, 'v0.32.0')?.image).toMatch(/^kindest\/node:v1\.36\.1@sha256:/);
+  });
+});
+
+describe('the unverified kind v0.33.0 row', () => {
+  const v33 = KIND_RELEASES.find((r) => r.version === 'v0.33.0');
+
+  it('says what it rests on, and dates the release about 2026-08-26 (not 2026-09-16)', () => {
+    expect(v33?.tagged).toBe(false);
+    expect(v33?.date).toBe('2026-08-26');
+    expect(v33?.unverified).toMatch(/not tagged in the kind mirror.*polarsquad\/krops#112/);
+    for (const r of KIND_RELEASES.filter((x) => x.tagged)) expect(r.unverified, r.version).toBeUndefined();
+  });
+
+  it('the plan warns when the profile’s image comes from it', () => {
+    const image = imageForMinor(34, 'v0.33.0')?.image ?? '';
+    const r = checkKubernetes(PATH, image, 'v0.33.0');
+    expect(r.status).toBe('warn');
+    expect(r.evidence.find((e) => e.status === 'warn')?.text).toBe(
+      `this relies on an unverified row of the kind table: ${v33?.unverified ?? ''}`,
+    );
+    // An option that needs it says so too.
+    const other = checkKubernetes(PATH, imageForMinor(33, 'v0.31.0')?.image ?? '', 'v0.31.0');
+    expect(other.evidence.at(-1)?.text).toContain('1.34 (kind v0.31.0: kindest/node:v1.34.3)');
+  });
+
+  it('the version matrix marks the cells built on it', () => {
+    const cells = versionMatrix('2026-09-30');
+    const on33 = cells.filter((c) => c.kind === 'v0.33.0');
+    expect(on33.length).toBeGreaterThan(0);
+    expect(on33[0]?.unverified).toMatch(/polarsquad\/krops#112/);
+    for (const c of on33) expect(c.unverified, c.id).toBe(v33?.unverified);
+    for (const c of cells.filter((x) => x.kind !== 'v0.33.0')) expect(c.unverified, c.id).toBeUndefined();
   });
 });
 

@@ -5,19 +5,31 @@
  *
  * Sources:
  * - Default image per release: kubernetes-sigs/kind@<tag> pkg/apis/config/defaults/image.go
- *   (read at v0.29.0, v0.30.0, v0.31.0 and v0.32.0; v0.33.0 is not tagged in the mirror of
- *   2026-08-21, only v0.33.0-alpha).
- * - Every image with its digest, as listed in the release notes: kubernetes-sigs/cluster-api
- *   test/infrastructure/kind/mapper.go (commit 0f670b79, which lists v0.29 to v0.33); the default
- *   image of each tagged release agrees with image.go.
- * - Release dates: the tag's commit date (v0.33.0: kubernetes-sigs/kind#4248, about 2026-09-16,
- *   from the reference notes, not from a tag).
+ *   (read at v0.29.0, v0.30.0, v0.31.0 and v0.32.0; the kind mirror of 2026-08-22 has no v0.33.0
+ *   tag, only v0.33.0-alpha, whose image.go still names v1.36.1).
+ * - Every image of v0.29.0 to v0.32.0 with its digest, as listed in the release notes:
+ *   kubernetes-sigs/cluster-api@71295549b1 (main, 2026-07-07) test/infrastructure/kind/mapper.go;
+ *   the default image of each tagged release agrees with image.go.
+ * - v0.33.0 is in neither mirror (cluster-api's mapper.go stops at v0.32.0), so its row is
+ *   `unverified`: the four digests are as a Renovate pull request quotes the release notes
+ *   (polarsquad/krops#112, 2026-08-31: "Images pre-built for this release") and as third-party
+ *   repositories pin them next to kind v0.33.0; kubernetes-sigs/kind#4248 (default image
+ *   v1.37.0) names the same default. The plan and the matrix say when they rely on it.
+ * - Release dates: the tag's commit date; v0.33.0 (untagged here): kubernetes-sigs/kind#4248 was
+ *   approved on 2026-08-26 and MediaMarktSaturn/helm-charts#276 links the release on 2026-08-27,
+ *   so 2026-08-26, give or take a day (not 2026-09-16, the day of a comment on #4248 about the
+ *   release text).
  */
 export interface KindRelease {
   version: string;
   date: string;
   /** True when the release is tagged in the kind repository mirror. */
   tagged: boolean;
+  /**
+   * Set when the row is not read from kind's or cluster-api's repository: what it rests on. The
+   * plan and the matrix repeat it wherever they use the row.
+   */
+  unverified?: string;
   /** The image `kind create cluster` uses without --image. */
   defaultImage: string;
   /** kindest/node images built for this release, newest Kubernetes first. */
@@ -80,8 +92,10 @@ export const KIND_RELEASES: readonly KindRelease[] = [
   },
   {
     version: 'v0.33.0',
-    date: '2026-09-16',
+    date: '2026-08-26',
     tagged: false,
+    unverified:
+      'kind v0.33.0 is not tagged in the kind mirror and not in cluster-api’s mapper.go: its digests are as a Renovate PR quotes the release notes (polarsquad/krops#112), its date about 2026-08-26',
     defaultImage:
       'kindest/node:v1.37.0@sha256:a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5',
     images: [

@@ -28,6 +28,11 @@ export interface MatrixCell {
   only: string;
   /** `global.hub` the run sets (from 1.30 on; harness/istio/hosts.ts). */
   hub?: string;
+  /**
+   * Set when the cell's kind release and image come from an unverified row of kind-images.ts
+   * (what the row rests on); the workflow's job summary shows it.
+   */
+  unverified?: string;
   /** What the behaviour table expects at this version. */
   expectations: { id: string; name: string; value: string; note: string }[];
 }
@@ -48,6 +53,7 @@ export function versionMatrix(date: string): MatrixCell[] {
         nodeImage: image.image,
         only: SMOKE_TESTS.join(','),
         ...(planSetsHub(istio) ? { hub: SAFE_HUB } : {}),
+        ...(image.release.unverified === undefined ? {} : { unverified: image.release.unverified }),
         expectations: expectationsFor(istio),
       });
     }

@@ -167,20 +167,50 @@ describe('check 6: behaviour changes', () => {
     );
     expect(r.status).toBe('pass');
     expect(r.evidence.map((e) => e.text.split(':')[0])).toEqual([
-      '1.28.4 istiod',
-      '1.28.5 istiod',
-      '1.29.0 istio-cni',
-      '1.29.0 istio-cni',
-      '1.30.0 istio-cni',
-      '1.30.0 istio-cni',
-      '1.30.0 istiod',
-      '1.30.0 charts',
-      '1.30.0 istiod',
-      '1.31.0 charts',
+      'istiod (since 1.28.4, 1.29.0)',
+      'istiod (since 1.28.5, 1.29.1, 1.30.0)',
+      'istiod (since 1.28.7, 1.29.3, 1.30.0)',
+      'charts (since 1.28.6, 1.29.2, 1.30.0)',
+      'istio-cni (since 1.29.0)',
+      'istio-cni (since 1.29.0)',
+      'istio-cni (since 1.30.0)',
+      'istio-cni (since 1.30.0)',
+      'istiod (since 1.30.0)',
+      'istiod (since 1.30.0)',
+      'charts (since 1.31.0)',
       "to keep 1.28's defaults for a while, set compatibilityVersion",
     ]);
     expect(r.evidence.every((e) => e.source !== undefined)).toBe(true);
     expect(checkBehaviour(['1.30.3', '1.30.5'], [], []).evidence).toEqual([]);
+  });
+
+  it('a backport: 1.28.5 → 1.29.0 loses the XDS debug authentication 1.29 gets only in 1.29.1 (WARN), 1.28.5 → 1.29.1 keeps it', () => {
+    const lost = checkBehaviour(['1.28.5', '1.29.0'], [], []);
+    expect(lost.status).toBe('warn');
+    expect(lost.summary).toContain('1.28.5 → 1.29.0 loses xds-debug-auth (1.29 has it from 1.29.1)');
+    expect(lost.evidence.filter((e) => e.status === 'warn').map((e) => e.text.split(':')[0])).toEqual([
+      '1.28.5 → 1.29.0 loses a change 1.28.5 has',
+    ]);
+    const kept = checkBehaviour(['1.28.5', '1.29.1'], [], []);
+    expect(kept.status).toBe('pass');
+    expect(kept.evidence.some((e) => e.text.includes('15010'))).toBe(false); // neither crossed nor lost
+    // 1.28.3 → 1.29.0: A lacks it and B lacks it, so it is not crossed; → 1.29.1 crosses it.
+    const has15010 = (p: string[]) =>
+      checkBehaviour(p, [], []).evidence.some((e) => e.text.includes('15010'));
+    expect(has15010(['1.28.3', '1.29.0'])).toBe(false);
+    expect(has15010(['1.28.3', '1.29.1'])).toBe(true);
+    // The webhook failurePolicy backport has the same shape: 1.28.6, then 1.29.2.
+    expect(checkBehaviour(['1.28.6', '1.29.1'], [], []).summary).toContain(
+      '1.28.6 → 1.29.1 loses webhook-failure-policy-upgrade (1.29 has it from 1.29.2)',
+    );
+  });
+
+  it('a change only a stop has (the 1.30 default hub) says so, and is no loss at 1.31', () => {
+    const r = checkBehaviour(['1.29.6', '1.30.3', '1.31.1'], [], []);
+    expect(r.status).toBe('pass');
+    expect(r.evidence.find((e) => e.text.startsWith('charts (since 1.30.0, none in 1.31)'))?.text).toContain(
+      '(at 1.30.3 only; 1.31.1 lacks it)',
+    );
   });
 
   it('fails a meshed namespace in the CNI’s excludeNamespaces when the path reaches 1.30', () => {
@@ -239,7 +269,7 @@ describe('the whole plan', () => {
     expect(r.checks.map((c) => `${c.id}:${c.status}`)).toEqual([
       'hops:pass',
       'kubernetes:pass',
-      'releases:pass',
+      'releases:warn', // 1.29 (a stop) is past end of life on 2026-11-30, 1.30 near it
       'hosts:fail',
       'values:not-run',
       'behaviour:pass',

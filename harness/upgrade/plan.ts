@@ -7,7 +7,7 @@ import {
   SAFE_HUB,
   type RetiredHostReference,
 } from '../istio/hosts.ts';
-import { BEHAVIOUR_CHANGES, changesCrossing, hasChange } from './behaviour.ts';
+import { BEHAVIOUR_CHANGES, changesLost, describeSince, firstPatchWith, hasChange } from './behaviour.ts';
 import { unknownKeys, type KeyInventory } from './chart-keys.ts';
 import { syncOption, type GitopsApp } from './gitops.ts';
 import { choosePath, CHART_ORDER, describePath, type Chart, type PathChoice } from './hops.ts';
@@ -18,7 +18,8 @@ import type { RenderRequest } from './recorded.ts';
 import {
   daysBetween,
   endOfLifeOn,
-  knownBadFor,
+  KNOWN_BAD,
+  knownBadState,
   MINOR_RELEASES,
   patchEvidence,
   RELEASE_TABLE_AS_OF,
@@ -174,7 +175,7 @@ export function checkHops(choice: PathChoice): CheckResult {
         status: 'fail',
         text: `after ${s.after.chart} ${s.after.to}: ${s.problem} (base ${s.state.base}, istiod ${s.state.istiod}, cni ${s.state.cni}, ztunnel ${s.state.ztunnel})`,
         source:
-          'istio.io docs/ambient/upgrade/helm "ztunnel 1.x works with control plane 1.x and 1.x+1"; docs/releases/supported-releases',
+          'istio.io docs/ambient/upgrade/helm ("The ztunnel at version 1.x is compatible with the control plane at version 1.x+1 and 1.x.", the same for the CNI); docs/releases/supported-releases ("the data plane cannot be ahead of control plane")',
       });
   });
   const bad = choice.hops.filter((h) => h.skew.length > 0);
@@ -238,6 +239,14 @@ export function checkKubernetes(path: readonly string[], nodeImage: string, pinn
       text: `${nodeImage.replace(/@sha256:(.{12}).*/, '@sha256:$1…')} was built by kind ${built.release.version}${same ? `, the kind release the tool runs (pins.json)` : `, but the tool runs kind ${pinnedKind} (pins.json): kind supports an image only with the release that built it`}`,
       source: `kind ${built.release.version} release notes; kubernetes-sigs/kind site/content/docs/design/node-image.md`,
     });
+    if (built.release.unverified !== undefined) {
+      statuses.push('warn');
+      evidence.push({
+        status: 'warn',
+        text: `this relies on an unverified row of the kind table: ${built.release.unverified}`,
+        source: 'harness/upgrade/kind-images.ts',
+      });
+    }
   }
   // What would work for every version on the path.
   const common = path.reduce<number[]>(
@@ -248,13 +257,19 @@ export function checkKubernetes(path: readonly string[], nodeImage: string, pinn
     const options = common.map((m) => {
       const pinned = imageForMinor(m, pinnedKind);
       const any = imageForMinor(m);
+      const mark = (r: { unverified?: string }) => (r.unverified === undefined ? '' : ', unverified row');
       return pinned
-        ? `1.${m} (kind ${pinnedKind}: ${pinned.image.replace(/@.*/, '')})`
+        ? `1.${m} (kind ${pinnedKind}: ${pinned.image.replace(/@.*/, '')}${mark(pinned.release)})`
         : any
-          ? `1.${m} (needs kind ${any.release.version}: ${any.image.replace(/@.*/, '')})`
+          ? `1.${m} (needs kind ${any.release.version}: ${any.image.replace(/@.*/, '')}${mark(any.release)})`
           : `1.${m} (no pinned kind release has an image)`;
     });
-    evidence.push({ text: `Kubernetes minors every version on the path supports: ${options.join(', ')}` });
+    const unverified = KIND_RELEASES.filter(
+      (r) => r.unverified !== undefined && options.some((o) => o.includes(`kind ${r.version}:`)),
+    );
+    evidence.push({
+      text: `Kubernetes minors every version on the path supports: ${options.join(', ')}${unverified.map((r) => `; unverified row: ${r.unverified ?? ''}`).join('')}`,
+    });
   } else {
     statuses.push('fail');
     evidence.push({ status: 'fail', text: 'no Kubernetes minor is supported by every version on the path' });
@@ -325,15 +340,17 @@ export function checkReleases(path: readonly string[], runDate: string): CheckRe
       const eol = endOfLifeOn(version, runDate);
       const row = MINOR_RELEASES[minorKey(version)];
       if (eol.state === 'past') {
-        const s: Status = target ? 'fail' : 'pass';
+        // B past end of life fails; a stop past it is normal on a path out of an old minor, and
+        // still a warning the verdict counts (the check is WARN, not PASS).
+        const s: Status = target ? 'fail' : 'warn';
         statuses.push(s);
         evidence.push({
-          status: target ? 'fail' : 'warn',
+          status: s,
           text: `${minorKey(version)} reached end of life on ${eol.date}${eol.derived ? ' (derived from the support policy)' : ''}${target ? ': not a target' : ': acceptable as a stop on the way, not as a place to stay'}`,
           source: row?.endOfLife.source,
         });
       } else if (eol.state === 'expected-now') {
-        if (target) statuses.push('warn');
+        statuses.push('warn');
         evidence.push({
           status: 'warn',
           text: `${minorKey(version)}: end of life expected ${eol.expected}, which the run date has reached; it may be unsupported already`,
@@ -345,13 +362,23 @@ export function checkReleases(path: readonly string[], runDate: string): CheckRe
           ...(row ? { source: row.endOfLife.source } : {}),
         });
       }
-      for (const b of knownBadFor(version)) {
-        const fixed = b.fixedIn[minorKey(version)];
+      for (const b of KNOWN_BAD) {
+        const st = knownBadState(b, version);
+        if (st.state === 'clean') continue;
+        if (st.state === 'unknown') {
+          statuses.push('warn');
+          evidence.push({
+            status: 'warn',
+            text: `${v}: the table does not say whether ${minorKey(version)} has ${b.id} (${b.summary}); check that minor's release notes`,
+            source: b.source,
+          });
+          continue;
+        }
         const s: Status = target ? 'fail' : 'warn';
         statuses.push(s);
         evidence.push({
           status: s,
-          text: `${v} has ${b.id}: ${b.summary} (${b.impact})${fixed === undefined ? '' : `; fixed in ${minorKey(version)}.${fixed}`}`,
+          text: `${v} has ${b.id}: ${b.summary} (${b.impact})${st.fixedIn === undefined ? `; no ${minorKey(version)} patch fixes it` : `; fixed in ${minorKey(version)}.${st.fixedIn}`}`,
           source: b.source,
         });
       }
@@ -367,7 +394,7 @@ export function checkReleases(path: readonly string[], runDate: string): CheckRe
     'releases',
     status,
     status === 'pass'
-      ? `${to} is published, supported on ${runDate} and has no known-bad entry`
+      ? `${to} is published, supported on ${runDate} and has no known-bad entry; no stop is past end of life or known-bad`
       : status === 'warn'
         ? `${to} is usable, with warnings: ${evidence
             .filter((e) => e.status === 'warn')
@@ -490,6 +517,42 @@ interface ValuesSource {
   label: string;
   chart: Chart;
   values: Record<string, unknown>;
+  /** Value files the plan did not read (Applications; gitops.ts). */
+  unresolved?: GitopsApp['unresolvedValueFiles'];
+  ignoreMissingValueFiles?: boolean;
+  /** `helm.values` ignored because `helm.valuesObject` is set. */
+  valuesIgnored?: boolean;
+}
+
+/** Lines about value files the plan did not read, and `values` Argo CD ignores. */
+function valueFileEvidence(s: ValuesSource): Evidence[] {
+  const out: Evidence[] = [];
+  for (const u of s.unresolved ?? []) {
+    if (u.reason === 'missing' && s.ignoreMissingValueFiles === true)
+      out.push({
+        text: `${s.label}: valueFiles ${u.file}: ${u.why}; skipped, as Argo CD skips it (helm.ignoreMissingValueFiles: true)`,
+        source: 'argoproj/argo-cd@v3.5.1 reposerver/repository/repository.go getResolvedValueFiles',
+      });
+    else if (u.reason === 'missing')
+      out.push({
+        status: 'fail',
+        text: `${s.label}: valueFiles ${u.file}: ${u.why}; Argo CD cannot render the Application (helm template is given a --values file that does not exist) unless helm.ignoreMissingValueFiles is true`,
+        source: 'argoproj/argo-cd@v3.5.1 reposerver/repository/repository.go getResolvedValueFiles',
+      });
+    else
+      out.push({
+        status: 'not-run',
+        text: `${s.label}: valueFiles ${u.file}: ${u.why}; the keys it sets are not checked`,
+      });
+  }
+  if (s.valuesIgnored === true)
+    out.push({
+      status: 'warn',
+      text: `${s.label}: helm.values is ignored: helm.valuesObject is set, and Argo CD passes valuesObject instead of values`,
+      source:
+        'argoproj/argo-cd@v3.5.1 pkg/apis/application/v1alpha1/values.go ValuesYAML; docs/user-guide/helm.md ("valuesObject trumps values")',
+    });
+  return out;
 }
 
 export function checkValues(
@@ -532,23 +595,49 @@ export function checkValues(
   }
   for (const [why, labels] of missing)
     evidence.push({ status: 'not-run', text: `not checked at ${why} (${labels.join('; ')})` });
-  if (sources.every((s) => countKeys(s.values) === 0))
+  const fileLines = sources.flatMap(valueFileEvidence);
+  evidence.push(...fileLines);
+  if (sources.every((s) => countKeys(s.values) === 0) && fileLines.length === 0)
     return result('values', 'pass', 'no values are set, so there is no key to check', [
       { text: 'every release uses the chart defaults' },
     ]);
   const failed = statuses.includes('fail');
-  const status: Status = failed ? 'fail' : missingTarget ? 'not-run' : 'pass';
+  const fileFail = fileLines.filter((e) => e.status === 'fail');
+  const fileWarn = fileLines.filter((e) => e.status === 'warn');
+  const fileNotRun = fileLines.filter((e) => e.status === 'not-run');
+  const status: Status = worst([
+    failed ? 'fail' : 'pass',
+    ...fileLines.map((e) => e.status ?? 'pass'),
+    missingTarget ? 'not-run' : 'pass',
+  ]);
+  const parts: string[] = [];
+  if (failed)
+    parts.push(
+      `some values keys are read by no template of the target chart: ${evidence
+        .filter((e) => e.status === 'fail' && !fileFail.includes(e))
+        .map((e) => e.text.split(':').slice(0, 2).join(':'))
+        .join('; ')}`,
+    );
+  if (fileFail.length > 0)
+    parts.push(
+      `a value file is missing, so Argo CD cannot render ${fileFail.map((e) => e.text.split(':')[0]).join(', ')}`,
+    );
+  if (fileWarn.length > 0)
+    parts.push(`Argo CD ignores helm.values of ${fileWarn.map((e) => e.text.split(':')[0]).join(', ')}`);
+  if (fileNotRun.length > 0)
+    parts.push(
+      `values of ${[...new Set(fileNotRun.map((e) => e.text.split(':')[0]))].join(', ')} come partly from files the plan cannot read`,
+    );
+  if (missingTarget)
+    parts.push(
+      `could not run for ${to}: no key inventory of its charts (recorded for the istio/istio mirror's tags; on a machine with Helm and the network the plan fetches the charts)`,
+    );
   return result(
     'values',
     status,
-    failed
-      ? `some values keys are read by no template of the target chart: ${evidence
-          .filter((e) => e.status === 'fail')
-          .map((e) => e.text.split(':').slice(0, 2).join(':'))
-          .join('; ')}`
-      : missingTarget
-        ? `could not run for ${to}: no key inventory of its charts (recorded for the istio/istio mirror's tags; on a machine with Helm and the network the plan fetches the charts)`
-        : `every values key is read by the charts at every version on the path`,
+    parts.length > 0
+      ? parts.join('; ')
+      : `every values key is read by the charts at every version on the path`,
     evidence,
   );
 }
@@ -585,13 +674,48 @@ export function checkBehaviour(
 ): CheckResult {
   const from = path[0] ?? '';
   const to = path.at(-1) ?? '';
-  const crossing = changesCrossing(from, to);
-  const evidence: Evidence[] = crossing.map((c) => ({
-    text: `${c.since} ${c.component}: ${c.summary}. ${c.effect}${c.compatibility ? ` (compatibilityVersion=${c.compatibility} keeps the old default)` : ''}`,
-    source: c.source,
-  }));
+  const after = path.slice(1);
+  // Crossed: A lacks it and a version after A has it (B, or only a stop: the 1.30 default hub).
+  const crossing = BEHAVIOUR_CHANGES.filter((c) => !hasChange(from, c) && after.some((v) => hasChange(v, c)));
+  const evidence: Evidence[] = crossing.map((c) => {
+    const atB = hasChange(to, c);
+    const stops = after.filter((v) => hasChange(v, c));
+    return {
+      text: `${c.component} (since ${describeSince(c, from)}): ${c.summary}. ${c.effect}${c.compatibility ? ` (compatibilityVersion=${c.compatibility} keeps the old default)` : ''}${atB ? '' : ` (at ${stops.join(', ')} only; ${to} lacks it)`}`,
+      source: c.source,
+    };
+  });
   let status: Status = 'pass';
+  // Lost: a hop to a patch older than its minor's backport gives up a change the previous
+  // version had (1.28.5 → 1.29.0 and the XDS debug authentication). A minor that never has the
+  // change (the 1.30 default hub in 1.31) is not a loss: the line above says where it applies.
+  const lostHops: string[] = [];
+  for (let i = 1; i < path.length; i++) {
+    const prev = path[i - 1] ?? '';
+    const next = path[i] ?? '';
+    const firsts: string[] = [];
+    const ids: string[] = [];
+    for (const c of changesLost(prev, next)) {
+      const first = firstPatchWith(c, next);
+      if (first === undefined) continue;
+      firsts.push(first);
+      ids.push(c.id);
+      evidence.push({
+        status: 'warn',
+        text: `${prev} → ${next} loses a change ${prev} has: ${c.summary} (${minorKey(next)} has it only from ${first}; since ${describeSince(c, prev)}). Take ${first} or newer for that stop`,
+        source: c.source,
+      });
+    }
+    if (ids.length > 0) {
+      status = worst([status, 'warn']);
+      const newest = firsts.reduce((a, b) => (compareVersions(a, b) >= 0 ? a : b));
+      lostHops.push(
+        `${prev} → ${next} loses ${ids.join(', ')} (${minorKey(next)} has ${ids.length > 1 ? 'them' : 'it'} from ${newest})`,
+      );
+    }
+  }
   if (hasChange(to, 'cni-agent-exclude-namespaces') && !hasChange(from, 'cni-agent-exclude-namespaces')) {
+    const excludeChange = BEHAVIOUR_CHANGES.find((b) => b.id === 'cni-agent-exclude-namespaces');
     for (const c of cniValues) {
       const excluded = cniExcluded(c.values);
       const hit = meshed.filter((n) => excluded.includes(n));
@@ -599,7 +723,7 @@ export function checkBehaviour(
         status = 'fail';
         evidence.push({
           status: 'fail',
-          text: `${c.label}: excludeNamespaces (${excluded.join(', ')}) lists the meshed namespace${hit.length > 1 ? 's' : ''} ${hit.join(', ')}: from ${BEHAVIOUR_CHANGES.find((b) => b.id === 'cni-agent-exclude-namespaces')?.since ?? '1.30.0'} the CNI agent un-enrolls ${hit.length > 1 ? 'their' : 'its'} pods at the CNI upgrade`,
+          text: `${c.label}: excludeNamespaces (${excluded.join(', ')}) lists the meshed namespace${hit.length > 1 ? 's' : ''} ${hit.join(', ')}: from ${(excludeChange && firstPatchWith(excludeChange, to)) ?? '1.30.0'} the CNI agent un-enrolls ${hit.length > 1 ? 'their' : 'its'} pods at the CNI upgrade`,
           source: 'istio/istio@1.30.0 releasenotes/notes/59295.yaml',
         });
       }
@@ -618,7 +742,9 @@ export function checkBehaviour(
     status,
     status === 'fail'
       ? 'a meshed namespace is in the CNI’s excludeNamespaces: its pods leave the mesh when the CNI reaches 1.30'
-      : `${crossing.length} behaviour change${crossing.length === 1 ? '' : 's'} between ${from} and ${to}; none breaks this setup by itself`,
+      : status === 'warn'
+        ? `${crossing.length} behaviour change${crossing.length === 1 ? '' : 's'} between ${from} and ${to}, and a hop lands on a patch older than its minor's backport: ${lostHops.join('; ')}`
+        : `${crossing.length} behaviour change${crossing.length === 1 ? '' : 's'} between ${from} and ${to}; none breaks this setup by itself`,
     evidence,
   );
 }
@@ -690,14 +816,26 @@ export function checkStaging(choice: PathChoice, apps: readonly GitopsApp[]): Ch
     });
   }
   const exact = inChartOrder(apps).filter((a) => EXACT.test(a.targetRevision));
-  const bumped = exact.filter((a) => a.targetRevision !== from);
   for (const a of exact)
     evidence.push({ text: `${a.name} (${a.chart}): targetRevision ${a.targetRevision}` });
+  // The manifests are the installed state the plan stages from: one older than --from means
+  // --from (or the folder) is wrong, which is not a bump and must not read as one.
+  const behind = exact.filter((a) => compareVersions(a.targetRevision, from) < 0);
+  if (behind.length > 0) {
+    statuses.push('fail');
+    const pins = [...new Set(behind.map((a) => a.targetRevision))];
+    evidence.push({
+      status: 'fail',
+      text: `the manifests disagree with --from ${from}: ${behind.map((a) => `${a.name} pins ${a.targetRevision}`).join(', ')}, older than --from; either the installed version is ${pins.join(' or ')} (plan with --from ${pins[0] ?? ''}), or the folder is not what is deployed`,
+    });
+  }
+  const bumped = exact.filter((a) => compareVersions(a.targetRevision, from) > 0);
   const firstHop = choice.hops[0];
   if (bumped.length === 0) {
-    evidence.push({
-      text: `no Application is bumped yet: the plan below bumps one Application per commit and waits for it to be Synced and Healthy`,
-    });
+    if (behind.length === 0)
+      evidence.push({
+        text: `no Application is bumped yet: the plan below bumps one Application per commit and waits for it to be Synced and Healthy`,
+      });
   } else if (bumped.length > 1) {
     statuses.push('fail');
     evidence.push({
@@ -709,19 +847,12 @@ export function checkStaging(choice: PathChoice, apps: readonly GitopsApp[]): Ch
   } else {
     const a = bumped[0] as GitopsApp;
     const expected = firstHop?.steps[0];
-    const skipsMinor =
-      EXACT.test(a.targetRevision) && minorDistance(parseVersion(from), parseVersion(a.targetRevision)) > 1;
+    const skipsMinor = minorDistance(parseVersion(from), parseVersion(a.targetRevision)) > 1;
     if (skipsMinor) {
       statuses.push('fail');
       evidence.push({
         status: 'fail',
         text: `${a.name} → ${a.targetRevision} skips a minor from ${from}; legal path: ${describePath(choice.legal)}`,
-      });
-    } else if (compareVersions(a.targetRevision, from) < 0) {
-      statuses.push('fail');
-      evidence.push({
-        status: 'fail',
-        text: `${a.name} → ${a.targetRevision} is older than the installed ${from}`,
       });
     } else if (expected && a.chart !== expected.chart) {
       statuses.push('fail');
@@ -734,14 +865,16 @@ export function checkStaging(choice: PathChoice, apps: readonly GitopsApp[]): Ch
     }
   }
   const status = worst(statuses);
+  const fails = evidence.filter((e) => e.status === 'fail');
   return result(
     'gitops-staging',
     status,
     status === 'fail'
-      ? `the Applications as given do not stage the upgrade one Application at a time: ${evidence
-          .filter((e) => e.status === 'fail')
-          .map((e) => e.text.split(':')[0])
-          .join('; ')}`
+      ? behind.length > 0 && fails.length === 1
+        ? `the manifests disagree with --from ${from}: ${behind.length === exact.length ? 'every' : 'an'} Application pins an older version (${[...new Set(behind.map((a) => a.targetRevision))].join(', ')}), so there is nothing to stage from ${from}`
+        : `the Applications as given do not stage the upgrade one Application at a time: ${fails
+            .map((e) => e.text.split(':')[0])
+            .join('; ')}`
       : status === 'warn'
         ? 'the Applications can be staged, but a targetRevision is not exact'
         : `each hop bumps one Application at a time, in chart order (${choice.hops.length * 4} commits in all)`,
@@ -891,6 +1024,9 @@ export function buildPlanReport(inputs: PlanInputs): UpgradePlanReport {
           label: `Application ${a.name}${a.valuesFrom.length ? ` (${a.valuesFrom.join(', ')})` : ''}`,
           chart: a.chart,
           values: a.values,
+          unresolved: a.unresolvedValueFiles,
+          ignoreMissingValueFiles: a.ignoreMissingValueFiles,
+          ...(a.valuesIgnored ? { valuesIgnored: true } : {}),
         })),
       ],
       inputs.facts,

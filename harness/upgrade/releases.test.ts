@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { ISTIO_MINORS } from '../istio/versions.ts';
 import { checkReleases } from './plan.ts';
-import { endOfLifeOn, knownBadFor, MINOR_RELEASES, patchEvidence, RELEASE_TABLE_AS_OF } from './releases.ts';
+import {
+  endOfLifeOn,
+  KNOWN_BAD,
+  knownBadFor,
+  knownBadState,
+  knownBadUnknown,
+  MINOR_RELEASES,
+  patchEvidence,
+  RELEASE_TABLE_AS_OF,
+} from './releases.ts';
 import { parseVersion } from './version.ts';
 
 const v = parseVersion;
@@ -51,17 +60,56 @@ describe('the release table', () => {
     expect(ids('1.31.0')).toEqual(['istio/istio#61020']);
     expect(ids('1.31.1')).toEqual([]);
     expect(ids('1.30.2')).toEqual(['istio/istio#61020', 'istio/istio#61211', 'istio/istio#60629']);
-    expect(ids('1.28.3')).toEqual([]);
+    expect(ids('1.29.6')).toEqual(['istio/istio#61020', 'istio/istio#61211']); // #60629: 1.30 only
+  });
+
+  it('istio/istio#61211 was never fixed in 1.28: every 1.28 patch is affected, explicitly', () => {
+    const b = KNOWN_BAD.find((x) => x.id === 'istio/istio#61211');
+    if (!b) throw new Error('no #61211');
+    expect(b.fixedIn['1.28']).toBe('not-fixed');
+    expect(knownBadState(b, v('1.28.10'))).toEqual({ state: 'affected' });
+    expect(knownBadFor(v('1.28.3')).map((x) => x.id)).toEqual(['istio/istio#61211']);
+    expect(knownBadState(b, v('1.29.7'))).toEqual({ state: 'clean' });
+    expect(knownBadState(b, v('1.29.6'))).toEqual({ state: 'affected', fixedIn: 7 });
+    expect(knownBadState(b, v('1.31.0'))).toEqual({ state: 'clean' });
+  });
+
+  it('quotes the 1.31.1 release note verbatim (istio.io announcing-1.31.1)', () => {
+    expect(KNOWN_BAD.find((x) => x.id === 'istio/istio#61020')?.source).toContain(
+      '"an issue in ambient mode where the CNI node agent auto-detected iptables backend (`legacy` vs `nft`) could flip between agent restarts"',
+    );
+  });
+
+  it('a minor an entry does not cover is unknown, not clean (#61020 in 1.28)', () => {
+    const b = KNOWN_BAD.find((x) => x.id === 'istio/istio#61020');
+    if (!b) throw new Error('no #61020');
+    expect(knownBadState(b, v('1.28.10'))).toEqual({ state: 'unknown' });
+    expect(knownBadUnknown(v('1.28.10')).map((x) => x.id)).toEqual(['istio/istio#61020']);
+    // Every entry covers 1.29 to 1.31.
+    for (const x of KNOWN_BAD)
+      for (const m of ['1.29', '1.30', '1.31'])
+        expect(Object.hasOwn(x.fixedIn, m), `${x.id} ${m}`).toBe(true);
+  });
+
+  it('1.30 was released on 2026-05-18 (tag and announcement), not supportStatus.yml’s May 14', () => {
+    expect(MINOR_RELEASES['1.30']?.released).toBe('2026-05-18');
   });
 });
 
 describe('check 3: releases', () => {
-  it('passes 1.28.3 → 1.31.1 on 2026-11-30, warning about the stops past (or at) end of life', () => {
+  it('warns (not passes) 1.28.3 → 1.31.1 on 2026-11-30: stops past or at end of life are normal but counted', () => {
     const r = checkReleases(['1.28.3', '1.29.8', '1.30.5', '1.31.1'], '2026-11-30');
-    expect(r.status).toBe('pass');
-    expect(r.summary).toBe('1.31.1 is published, supported on 2026-11-30 and has no known-bad entry');
-    expect(r.evidence.map((e) => e.text)).toContain(
+    expect(r.status).toBe('warn');
+    expect(r.summary).toBe(
+      '1.31.1 is usable, with warnings: 1.29 reached end of life on 2026-10-01 (derived from the support policy): acceptable as a stop on the way, not as a place to stay; 1.30: end of life expected ~Nov 2026 (Expected), which the run date has reached; it may be unsupported already',
+    );
+    expect(r.evidence.filter((e) => e.status === 'warn').map((e) => e.text)).toContain(
       '1.29 reached end of life on 2026-10-01 (derived from the support policy): acceptable as a stop on the way, not as a place to stay',
+    );
+    const clean = checkReleases(['1.30.5', '1.31.1'], '2026-10-15');
+    expect(clean.status).toBe('pass');
+    expect(clean.summary).toBe(
+      '1.31.1 is published, supported on 2026-10-15 and has no known-bad entry; no stop is past end of life or known-bad',
     );
     expect(r.evidence[0]?.text).toBe(
       'release table as of 2026-09-21 (70 days before the run date 2026-11-30); a newer patch or end-of-life date may exist',
@@ -75,6 +123,14 @@ describe('check 3: releases', () => {
     expect(bad.summary).toContain('1.31.0 has istio/istio#61020');
     expect(bad.summary).toContain('fixed in 1.31.1');
     expect(checkReleases(['1.30.3', '1.31.0-rc.0'], '2026-11-30').status).toBe('fail');
+    const unfixed = checkReleases(['1.28.3', '1.28.10'], '2026-06-01');
+    expect(unfixed.status).toBe('fail');
+    expect(unfixed.summary).toContain('1.28.10 has istio/istio#61211');
+    expect(unfixed.summary).toContain('no 1.28 patch fixes it');
+    expect(unfixed.evidence.find((e) => e.text.includes('#61020'))).toMatchObject({
+      status: 'warn',
+      text: expect.stringContaining('the table does not say whether 1.28 has istio/istio#61020') as unknown,
+    });
   });
 
   it('warns (does not refuse) a patch newer than the table, and a table older than 120 days', () => {

@@ -5,9 +5,9 @@ import { compareVersions, minorKey, parseVersion, type IstioVersion } from './ve
  * The release table of the upgrade plan: which Istio releases exist, when each minor reaches end of
  * life, and which patches are known to be bad. Kubernetes windows and the newest patch per minor
  * stay in harness/istio/versions.ts (ISTIO_MINORS), the one table `run` uses too; this file adds
- * what only an upgrade needs. To extend it: add a minor's row (its dates from istio.io
- * supportStatus.yml and its announcement), bump `latestPatch` in versions.ts, and move
- * RELEASE_TABLE_AS_OF to the date of the newest release note read.
+ * what only an upgrade needs. To extend it: add a minor's row (end of life from istio.io
+ * supportStatus.yml, the release date from the x.y.0 tag and announcement), bump `latestPatch` in
+ * versions.ts, and move RELEASE_TABLE_AS_OF to the date of the newest release note read.
  *
  * Sources (each row names its own):
  * - supportStatus: istio/istio.io data/compatibility/supportStatus.yml (releaseDate, eolDate).
@@ -41,7 +41,10 @@ export interface EndOfLife {
 
 export interface MinorReleases {
   minor: string;
-  /** ISO date of x.y.0. */
+  /**
+   * ISO date of x.y.0: its tag in istio/istio (tagger date) and its announcement's publishdate
+   * (1.30.0: both 2026-05-18); supportStatus.yml's releaseDate can be earlier than either.
+   */
   released: string;
   endOfLife: EndOfLife;
   /** Patches tagged in the istio/istio mirror: [first, last]. */
@@ -76,7 +79,10 @@ export const MINOR_RELEASES: Readonly<Record<string, MinorReleases>> = {
   },
   '1.30': {
     minor: '1.30',
-    released: '2026-05-14',
+    // The 1.30.0 tag (istio/istio, tagger date 2026-05-18) and the announcement (istio/istio.io
+    // content/en/news/releases/1.30.x/announcing-1.30/_index.md, publishdate 2026-05-18);
+    // supportStatus.yml's releaseDate says May 14, before the tag existed.
+    released: '2026-05-18',
     endOfLife: {
       expected: '~Nov 2026 (Expected)',
       source:
@@ -101,13 +107,21 @@ export const MINOR_RELEASES: Readonly<Record<string, MinorReleases>> = {
   },
 };
 
+/**
+ * Per minor, how a known-bad entry stands: the first fixed patch (every patch before it, from
+ * `since`, is affected; 0 when no release of the minor was affected), 'not-fixed' (every patch
+ * of the minor is affected and none fixes it), or 'not-affected'. A minor without a key is
+ * unknown to the table, and the plan says so rather than call it clean.
+ */
+export type FixedIn = number | 'not-fixed' | 'not-affected';
+
 /** A bug in a range of patches, with the patches that fix it. */
 export interface KnownBad {
   id: string;
   /** One line: what goes wrong. */
   summary: string;
-  /** Per minor: the first fixed patch (undefined: every patch of that minor is affected). */
-  fixedIn: Record<string, number | undefined>;
+  /** Per minor (see FixedIn); a minor with no key is unknown. */
+  fixedIn: Record<string, FixedIn>;
   /** Per minor: the first affected patch (default 0). */
   since?: Record<string, number>;
   /** Why it matters for an ambient upgrade. */
@@ -120,27 +134,48 @@ export const KNOWN_BAD: readonly KnownBad[] = [
     id: 'istio/istio#61020',
     summary:
       'the CNI node agent’s auto-detected iptables backend (legacy vs nft) can flip between agent restarts, writing duplicate redirection rules into enrolled pods',
+    // 1.28: not known. Its 1.28.10 has the same detection (tools/istio-iptables/pkg/dependencies/
+    // implementation.go DetectIptablesVersion) and release-1.28 has no fix, but there the agent does
+    // not rewrite enrolled pods' rules at start by default (reconcileIptablesOnStartup: false).
     fixedIn: { '1.29': 8, '1.30': 5, '1.31': 1 },
     impact: 'every CNI upgrade restarts the agent on each node',
     source:
-      'istio.io news/releases/1.31.x/announcing-1.31.1 ("Fixed an issue in ambient mode where the iptables backend …", Issue #61020); the same fix in announcing-1.29.8 and -1.30.5',
+      'istio.io news/releases/1.31.x/announcing-1.31.1 (Fixed "an issue in ambient mode where the CNI node agent auto-detected iptables backend (`legacy` vs `nft`) could flip between agent restarts", Issue #61020); the same fix in announcing-1.29.8 and -1.30.5; istio/istio 923bbd11e2f (master, "Fixes #61020")',
   },
   {
     id: 'istio/istio#61211',
     summary: 'the CNI agent could pair a pod with another pod’s network namespace (wrong identity)',
-    fixedIn: { '1.29': 7, '1.30': 4 },
-    impact: 'security fix, never backported to 1.28',
-    source: 'istio.io news/releases/1.29.x/announcing-1.29.7 and 1.30.x/announcing-1.30.4',
+    fixedIn: { '1.28': 'not-fixed', '1.29': 7, '1.30': 4, '1.31': 0 },
+    impact: 'traffic could be proxied with the wrong identity',
+    source:
+      'istio/istio releasenotes/notes/validate-netns-ownership.yaml (issue 61211) on release-1.29 (51b6e6a617f), release-1.30 (41de1acc0bf) and release-1.31 (d7f9bf03e48, in tag 1.31.0-rc.0), not on release-1.28; @1.28.10 cni/pkg/nodeagent/podcgroupns_linux.go has no pod-IP check; istio.io news/releases/1.29.x/announcing-1.29.7 and 1.31.x/announcing-1.31/change-notes (Issue #61211)',
   },
   {
     id: 'istio/istio#60629',
     summary:
       'metadata-only VirtualService changes (Argo CD labels, last-applied annotations) trigger full XDS pushes to every proxy',
-    fixedIn: { '1.30': 3 },
+    fixedIn: { '1.28': 'not-affected', '1.29': 'not-affected', '1.30': 3, '1.31': 0 },
     impact: 'GitOps churn raises istiod CPU and push latency',
-    source: 'istio.io news/releases/1.30.x/announcing-1.30.3 (Issue #60629)',
+    source:
+      'istio.io news/releases/1.30.x/announcing-1.30.3 (Issue #60629); 1.31.x/announcing-1.31/change-notes ("an issue introduced in Istio 1.30", fixed in 1.31.0)',
   },
 ];
+
+export type KnownBadState =
+  /** `fixedIn`: the minor's first fixed patch, or undefined when no patch of the minor fixes it. */
+  { state: 'affected'; fixedIn?: number } | { state: 'clean' } | { state: 'unknown' };
+
+/** How `version` stands with one known-bad entry. */
+export function knownBadState(b: KnownBad, version: IstioVersion): KnownBadState {
+  const key = minorKey(version);
+  if (!Object.hasOwn(b.fixedIn, key)) return { state: 'unknown' };
+  const fixed = b.fixedIn[key];
+  if (fixed === 'not-affected') return { state: 'clean' };
+  const since = b.since?.[key] ?? 0;
+  if (version.patch < since) return { state: 'clean' };
+  if (fixed === 'not-fixed' || fixed === undefined) return { state: 'affected' };
+  return version.patch < fixed ? { state: 'affected', fixedIn: fixed } : { state: 'clean' };
+}
 
 export type PatchEvidence =
   | { kind: 'tag'; source: string }
@@ -170,13 +205,12 @@ export function newestPatch(minor: string): string | undefined {
 
 /** The known-bad entries that affect `version`. */
 export function knownBadFor(version: IstioVersion): KnownBad[] {
-  const key = minorKey(version);
-  return KNOWN_BAD.filter((b) => {
-    if (!(key in b.fixedIn)) return false;
-    const fixed = b.fixedIn[key];
-    const since = b.since?.[key] ?? 0;
-    return version.patch >= since && (fixed === undefined || version.patch < fixed);
-  });
+  return KNOWN_BAD.filter((b) => knownBadState(b, version).state === 'affected');
+}
+
+/** The known-bad entries the table cannot say anything about for `version`'s minor. */
+export function knownBadUnknown(version: IstioVersion): KnownBad[] {
+  return KNOWN_BAD.filter((b) => knownBadState(b, version).state === 'unknown');
 }
 
 export type EolState =
