@@ -51,7 +51,7 @@ import {
   type RecordedRenders,
 } from '../harness/upgrade/recorded.ts';
 import { compareVersions } from '../harness/upgrade/version.ts';
-import { REAL_HELM, realHelm } from '../test/helpers/real-helm.ts';
+import { isolatedHelmEnv, REAL_HELM, realHelm } from '../test/helpers/real-helm.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const HOMELAB_GITOPS = path.join(ROOT, 'profiles', 'homelab', 'argocd');
@@ -283,16 +283,7 @@ async function recordRenders(args: Args): Promise<void> {
             valuesFile,
           ],
           {
-            env: {
-              HOME: home,
-              PATH: process.env.PATH ?? '/usr/bin:/bin',
-              HELM_CACHE_HOME: path.join(home, 'cache'),
-              HELM_CONFIG_HOME: path.join(home, 'config'),
-              HELM_DATA_HOME: path.join(home, 'data'),
-              HTTPS_PROXY: 'http://127.0.0.1:9',
-              HTTP_PROXY: 'http://127.0.0.1:9',
-              NO_PROXY: '',
-            },
+            env: isolatedHelmEnv(home),
             extendEnv: false,
             timeout: 120_000,
           },

@@ -155,20 +155,29 @@ export async function runRealHelm(
       reject: false,
       timeout: timeoutMs,
       all: true,
-      env: {
-        HOME: home,
-        PATH: process.env.PATH ?? '/usr/bin:/bin',
-        HELM_CACHE_HOME: path.join(home, 'cache'),
-        HELM_CONFIG_HOME: path.join(home, 'config'),
-        HELM_DATA_HOME: path.join(home, 'data'),
-        HTTPS_PROXY: 'http://127.0.0.1:9',
-        HTTP_PROXY: 'http://127.0.0.1:9',
-        NO_PROXY: '',
-      },
+      env: isolatedHelmEnv(home),
       extendEnv: false,
     });
     return { exitCode: r.exitCode ?? -1, output: r.all ?? '', timedOut: r.timedOut };
   } finally {
     rmSync(home, { recursive: true, force: true });
   }
+}
+
+/**
+ * The environment the real helm runs in here: its own HOME and helm folders under `home`, and
+ * outbound proxies pointed at a closed loopback port, so nothing reaches the network or the
+ * user's helm configuration.
+ */
+export function isolatedHelmEnv(home: string): Record<string, string> {
+  return {
+    HOME: home,
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HELM_CACHE_HOME: path.join(home, 'cache'),
+    HELM_CONFIG_HOME: path.join(home, 'config'),
+    HELM_DATA_HOME: path.join(home, 'data'),
+    HTTPS_PROXY: 'http://127.0.0.1:9',
+    HTTP_PROXY: 'http://127.0.0.1:9',
+    NO_PROXY: '',
+  };
 }

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LeftoversRecord } from '../../harness/cleanup.ts';
 import { pollUntil } from '../../harness/wait.ts';
 import { runtimeProcesses } from './pods.ts';
-import { readRun, RunObjects, startCli } from './run-helpers.ts';
+import { kindClusters as listKindClusters, readRun, RunObjects, startCli } from './run-helpers.ts';
 import { startTwin, TWIN_BIN, type Gate, type Twin } from './twin.ts';
 
 /**
@@ -125,15 +125,7 @@ const ALL_CASES: Case[] = [
  */
 const CASES = process.env.TWIN_INTERRUPT === 'all' ? ALL_CASES : ALL_CASES.filter((c) => !c.extra);
 
-async function kindClusters(): Promise<string> {
-  const r = await execa(path.join(TWIN_BIN, 'kind'), ['get', 'clusters'], {
-    env: twin.env(),
-    extendEnv: false,
-    reject: false,
-    all: true,
-  });
-  return String(r.all ?? '').trim();
-}
+const kindClusters = () => listKindClusters(twin);
 
 /** Processes of this twin's runs: the twin's environment (TWIN_STATE_DIR) or its paths in argv. */
 function runProcesses(): string[] {

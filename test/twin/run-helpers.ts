@@ -3,7 +3,7 @@ import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { RUN_ID_LABEL } from '../../harness/plan.ts';
 import type { KubeObject, StoreEvent } from './apiserver.ts';
-import { REPO_ROOT, type Twin } from './twin.ts';
+import { REPO_ROOT, TWIN_BIN, type Twin } from './twin.ts';
 
 /** Runs of the real CLI against a twin, and what the tests read back from them. */
 
@@ -100,4 +100,15 @@ export class RunObjects {
   close(): void {
     this.stop();
   }
+}
+
+/** What the twin's `kind get clusters` prints (stdout and stderr): the cluster names or kind's "none" line. */
+export async function kindClusters(twin: Twin): Promise<string> {
+  const r = await execa(path.join(TWIN_BIN, 'kind'), ['get', 'clusters'], {
+    env: twin.env(),
+    extendEnv: false,
+    reject: false,
+    all: true,
+  });
+  return String(r.all ?? '').trim();
 }

@@ -6,7 +6,7 @@ import { istioInstall } from '../../harness/plan.ts';
 import { loadProfile } from '../../harness/profile/load.ts';
 import { catalog } from '../../suites/catalog.ts';
 import { runtimeProcesses } from './pods.ts';
-import { RunObjects, runCli } from './run-helpers.ts';
+import { kindClusters as listKindClusters, RunObjects, runCli } from './run-helpers.ts';
 import { startTwin, TWIN_BIN, type Twin } from './twin.ts';
 
 /**
@@ -32,15 +32,7 @@ const KIND_SKIPS: Record<string, RegExp> = {
   'REMOVAL-04': /--destructive/,
 };
 
-async function kindClusters(): Promise<string> {
-  const r = await execa(path.join(TWIN_BIN, 'kind'), ['get', 'clusters'], {
-    env: twin.env(),
-    extendEnv: false,
-    reject: false,
-    all: true,
-  });
-  return String(r.all ?? '').trim();
-}
+const kindClusters = () => listKindClusters(twin);
 
 describe('the default run on the twin', () => {
   it(
