@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { CleanFlags } from './clean.ts';
 import type { UpgradeMatrixFlags, UpgradePlanFlags } from './upgrade.ts';
-import { InterruptedError, isConformanceError } from '../harness/errors.ts';
+import { clip, InterruptedError, isConformanceError } from '../harness/errors.ts';
 import { collectList } from '../harness/selection.ts';
 import type { RunFlags } from '../harness/settings.ts';
 
@@ -31,6 +31,20 @@ const collectNamed =
     if (items.length === 0)
       throw new InvalidArgumentError(`expected ${what}, comma-separated; seen an empty value`);
     return [...previous, ...items];
+  };
+
+/**
+ * A flag given once: a repeat with the same value is accepted, one with another value refused
+ * (commander would silently keep the last). Values are echoed bounded (harness/errors.ts clip).
+ */
+const once =
+  () =>
+  (value: string, previous: string | undefined): string => {
+    if (previous !== undefined && previous !== value)
+      throw new InvalidArgumentError(
+        `given twice with different values (${JSON.stringify(clip(previous, 80))}, then ${JSON.stringify(clip(value, 80))}); expected it once`,
+      );
+    return value;
   };
 
 function addRunFlags(cmd: Command): Command {
@@ -152,8 +166,8 @@ export function buildProgram(): Command {
     .description(
       'check an upgrade A → B without a cluster: hops and version skew, Kubernetes and kind image, releases, chart and image hosts, values keys, behaviour changes, and with --gitops the Argo CD Applications (exit 0 sound, 1 a check fails, 2 bad input)',
     )
-    .option('--from <version>', 'the installed Istio version (default: the profile’s istio.version)')
-    .option('--to <version>', 'the target Istio version (required)')
+    .option('--from <version>', 'the installed Istio version (default: the profile’s istio.version)', once())
+    .option('--to <version>', 'the target Istio version (required)', once())
     .option(
       '--via <versions>',
       'stops on the way, comma-separated or repeated (default: the newest known patch of each minor in between)',
@@ -164,9 +178,17 @@ export function buildProgram(): Command {
       'check a single hop A → B (when it skips a minor the hops check fails, exit 1, naming the legal path)',
     )
     .option('--profile <file>', 'profile YAML (default: the embedded homelab profile)')
-    .option('--gitops <dir>', 'folder with the Argo CD Application manifests of the four Istio charts')
+    .option(
+      '--gitops <dir>',
+      'folder with the Argo CD Application manifests of the four Istio charts',
+      once(),
+    )
     .option('--offline', 'use recorded chart facts only; never run helm to fetch a chart')
-    .option('--date <YYYY-MM-DD>', 'the date end of life and host retirement are judged on (default: today)')
+    .option(
+      '--date <YYYY-MM-DD>',
+      'the date end of life, publication and host retirement are judged on (default: today)',
+      once(),
+    )
     .option(
       '--json',
       'machine-readable: {"schema","from","to","path","steps","checks":[{"id","title","status","summary","evidence":[{"text","source","status"}]}],"verdict","exitCode"} (docs/upgrade-plan.md)',

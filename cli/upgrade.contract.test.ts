@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -177,6 +177,87 @@ describe('ambient-conformance upgrade plan (in process)', () => {
     expect(r.stderr).toContain('expected: an integer as a string, e.g. "-44"');
     writeFileSync(path.join(dir, 'apps', 'istiod.yaml'), 'kind: Application\n  bad: [');
     expect((await plan(['--to', '1.29.6', '--gitops', dir, ...DATED])).code).toBe(2);
+  });
+
+  it('a --gitops folder with an unreadable subfolder is refused naming it (exit 2), as a user without access meets it', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'gitops-'));
+    chmodSync(dir, 0o755);
+    cpSync(GITOPS, dir, { recursive: true });
+    const secret = path.join(dir, 'manifests', 'secret');
+    mkdirSync(secret);
+    chmodSync(secret, 0o000);
+    try {
+      // As root the permission bits do not bind: run the binary as nobody (65534) then.
+      const asRoot = process.getuid?.() === 0;
+      const r = spawnSync(
+        process.execPath,
+        [BIN, 'upgrade', 'plan', '--to', '1.31.1', '--gitops', dir, ...DATED],
+        {
+          encoding: 'utf8',
+          timeout: 60_000,
+          cwd: ROOT,
+          env: {
+            PATH: [path.dirname(process.execPath), '/usr/bin', '/bin'].join(path.delimiter),
+            HOME: os.tmpdir(),
+          },
+          ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
+        },
+      );
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toBe(
+        [
+          `ambient-conformance: --gitops ${dir}: the folder ${secret} cannot be read`,
+          '  expected: a folder this user can list, with every folder under it readable',
+          '  seen:     EACCES',
+          '  fix:      fix its permissions, or pass the folder of the Istio Applications only',
+          '',
+        ].join('\n'),
+      );
+    } finally {
+      chmodSync(secret, 0o755);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('symbolic links and folders deeper than 20 levels are skipped and listed in the gitops-waves evidence', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'gitops-'));
+    cpSync(GITOPS, dir, { recursive: true });
+    symlinkSync(path.join(dir, 'manifests', 'applications', 'istiod.yaml'), path.join(dir, 'link.yaml'));
+    const deep = path.join(dir, ...Array.from({ length: 21 }, (_, i) => `d${i + 1}`));
+    mkdirSync(deep, { recursive: true });
+    writeFileSync(path.join(deep, 'x.yaml'), 'a: 1\n');
+    const r = await plan(['--to', '1.29.6', '--gitops', dir, ...DATED, '--json']);
+    const json = JSON.parse(r.stdout) as { checks: { id: string; evidence: { text: string }[] }[] };
+    const texts = json.checks.find((c) => c.id === 'gitops-waves')?.evidence.map((e) => e.text);
+    expect(texts).toContain('--gitops: skipped link.yaml: a symbolic link (not followed)');
+    expect(texts).toContain(
+      `--gitops: skipped ${Array.from({ length: 21 }, (_, i) => `d${i + 1}`).join('/')}: a folder deeper than 20 levels (not read)`,
+    );
+  });
+
+  it('--date judges host retirement: the homelab’s retired repoURL warns on 2026-11-30 and fails on 2027-03-01', async () => {
+    const hosts = async (date: string) => {
+      const r = await plan(['--to', '1.30.5', '--gitops', GITOPS, '--offline', '--date', date, '--json']);
+      const json = JSON.parse(r.stdout) as { checks: { id: string; status: string; summary: string }[] };
+      return { code: r.code, check: json.checks.find((c) => c.id === 'hosts') };
+    };
+    expect((await hosts('2026-11-30')).check?.status).toBe('warn');
+    const after = await hosts('2027-03-01');
+    expect(after.code).toBe(1);
+    expect(after.check?.status).toBe('fail');
+    expect(after.check?.summary).toContain('at a host retired by the run date 2027-03-01');
+  });
+
+  it('a target not yet released on --date fails the releases check', async () => {
+    const r = await plan(['--to', '1.31.1', '--offline', '--date', '2026-08-01', '--json']);
+    expect(r.code).toBe(1);
+    const json = JSON.parse(r.stdout) as { checks: { id: string; status: string; summary: string }[] };
+    const releases = json.checks.find((c) => c.id === 'releases');
+    expect(releases?.status).toBe('fail');
+    expect(releases?.summary).toContain(
+      '1.31.1 (target (B)) is not published on 2026-08-01: released 2026-09-21',
+    );
+    expect(releases?.summary).not.toContain('supported on');
   });
 
   it('without --offline and without helm on PATH the value check says why it could not run', async () => {

@@ -3,7 +3,7 @@
  * (harness/upgrade/plan.ts), printed as Markdown or JSON. Loaded by cli/main.ts only when the
  * command runs. Exit 0 when the path is sound, 1 when a check fails, 2 on bad input.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync, statSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { clip, UserInputError } from '../harness/errors.ts';
 import { readUserFile, USER_FILE_MAX_BYTES } from '../harness/files.ts';
@@ -13,9 +13,11 @@ import { displayPath, type Profile } from '../harness/profile/core.ts';
 import { loadProfileQuick } from '../harness/profile/quick.ts';
 import { resolveTimeouts } from '../harness/timeouts.ts';
 import type { GitopsApp } from '../harness/upgrade/gitops.ts';
+import type { Jq } from '../harness/upgrade/ignore.ts';
 import { choosePath, type Chart } from '../harness/upgrade/hops.ts';
 import type { PlanProfile } from '../harness/upgrade/plan.ts';
 import type { RenderRequest } from '../harness/upgrade/recorded.ts';
+import { MINOR_RELEASES } from '../harness/upgrade/releases.ts';
 import { compareVersions, parseVersion } from '../harness/upgrade/version.ts';
 
 export interface UpgradePlanFlags {
@@ -33,11 +35,26 @@ export interface UpgradePlanFlags {
 /** Most files a --gitops folder may hold (a repository checkout, not a disk). */
 const GITOPS_MAX_FILES = 5000;
 
+/** Longest version this tool reads, and most digits in one of its numbers (Istio's are two). */
+const VERSION_MAX_CHARS = 40;
+const VERSION_NUMBER_MAX_DIGITS = 4;
+
 function checkVersion(flag: string, value: string | undefined): string {
   if (value === undefined)
     throw new UserInputError(`${flag} is required`, {
       expected: 'an Istio version such as 1.31.1',
       seen: 'nothing',
+    });
+  const long = value.length > VERSION_MAX_CHARS;
+  const bigNumber = /^\d+\.\d+\.\d+/.test(value)
+    ? (/^(\d+)\.(\d+)\.(\d+)/.exec(value) ?? []).slice(1).find((n) => n.length > VERSION_NUMBER_MAX_DIGITS)
+    : undefined;
+  if (long || bigNumber !== undefined)
+    throw new UserInputError(`${flag} ${JSON.stringify(clip(value, 80))} is not an Istio version`, {
+      expected: `an Istio version such as 1.31.1: at most ${VERSION_MAX_CHARS} characters, each number at most ${VERSION_NUMBER_MAX_DIGITS} digits`,
+      seen: long
+        ? `${value.length} characters`
+        : `a number of ${bigNumber?.length ?? 0} digits (${clip(bigNumber ?? '', 20)})`,
     });
   const problem = istioVersionProblem(value);
   if (problem !== undefined)
@@ -52,15 +69,28 @@ function checkVersion(flag: string, value: string | undefined): string {
   return value;
 }
 
-/** The run date: --date (YYYY-MM-DD) or today (UTC). */
-function runDate(flag: string | undefined): string {
+/**
+ * The earliest run date the plan judges: the oldest release date in the release table (1.28.0).
+ * Before it, no version the table knows was published, so no verdict would mean anything.
+ */
+export const EARLIEST_RUN_DATE = Object.values(MINOR_RELEASES)
+  .map((r) => r.released)
+  .sort()[0] as string;
+
+/** The run date: --date (YYYY-MM-DD, not before EARLIEST_RUN_DATE) or today (UTC). */
+export function runDate(flag: string | undefined): string {
   if (flag === undefined) return new Date().toISOString().slice(0, 10);
   const t = /^\d{4}-\d{2}-\d{2}$/.test(flag) ? Date.parse(`${flag}T00:00:00Z`) : NaN;
   const valid = !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === flag;
   if (!valid)
     throw new UserInputError(`--date ${JSON.stringify(clip(flag, 40))} is not a date`, {
       expected: 'a calendar date YYYY-MM-DD, e.g. 2026-11-30',
-      seen: clip(flag, 40),
+      seen: flag === '' ? 'an empty value' : clip(flag, 40),
+    });
+  if (flag < EARLIEST_RUN_DATE)
+    throw new UserInputError(`--date ${flag} is before the release table`, {
+      expected: `a date on or after ${EARLIEST_RUN_DATE}, the first release date in the table (Istio 1.28.0; harness/upgrade/releases.ts)`,
+      seen: flag,
     });
   return flag;
 }
@@ -93,51 +123,129 @@ export function checkPathFlags(
     });
   if (flags.via === undefined) return { from, to };
   const via = flags.via.map((v) => checkVersion('--via', v));
+  const shownVia = clip(via.join(', '));
+  const dup = via.find((v, i) => via.indexOf(v) !== i);
+  if (dup !== undefined)
+    throw new UserInputError(`--via ${clip(dup, 80)} is given twice`, {
+      expected: 'each stop once, in increasing order',
+      seen: shownVia,
+    });
   let prev = from;
   for (const v of via) {
     if (compareVersions(prev, v) >= 0 || compareVersions(v, to) >= 0)
-      throw new UserInputError(`--via ${via.join(',')}: ${v} is not between ${prev} and ${to}`, {
+      throw new UserInputError(`--via ${clip(via.join(','))}: ${v} is not between ${prev} and ${to}`, {
         expected: `versions in increasing order, each newer than --from ${from} and older than --to ${to}`,
-        seen: via.join(', '),
+        seen: shownVia,
       });
     prev = v;
   }
   return { from, to, via };
 }
 
-/** Files of a --gitops folder (YAML and JSON), relative paths → text. */
-export function readGitopsFolder(dir: string): { root: string; files: Map<string, string> } {
+/** Deepest folder a --gitops walk enters (below the folder given). */
+const GITOPS_MAX_DEPTH = 20;
+
+/**
+ * Kernel and device trees, refused as a --gitops folder and never walked into (the trees
+ * harness/files.ts refuses to write to, for the same reason: nothing there is a manifest).
+ */
+const SPECIAL_TREES = ['/proc', '/sys', '/dev'];
+
+function underTree(p: string, root: string): boolean {
+  return p === root || p.startsWith(`${root}/`);
+}
+
+/** A --gitops file or folder the walk did not read, and why (reported in the plan's evidence). */
+export interface SkippedEntry {
+  path: string;
+  why: string;
+}
+
+/**
+ * Files of a --gitops folder (YAML and JSON), relative paths → text, and what the walk skipped
+ * (symbolic links, folders deeper than GITOPS_MAX_DEPTH). Refuses (exit 2) a folder that is
+ * missing, not a folder, the filesystem root or a kernel tree, or holds a folder it cannot read.
+ */
+export function readGitopsFolder(dir: string): {
+  root: string;
+  files: Map<string, string>;
+  skipped: SkippedEntry[];
+} {
+  const shown = dir === '' ? '(empty)' : clip(dir);
   const root = path.resolve(dir);
   if (dir === '' || !existsSync(root))
-    throw new UserInputError(`--gitops ${dir === '' ? '(empty)' : dir}: no such folder`, {
+    throw new UserInputError(`--gitops ${shown}: no such folder`, {
       expected: 'a folder with Argo CD Application manifests (a checkout of the GitOps repository)',
       seen: dir === '' ? 'an empty value' : 'nothing at that path',
     });
-  if (!statSync(root).isDirectory())
-    throw new UserInputError(`--gitops ${dir}: not a folder`, {
-      expected: 'a folder with Argo CD Application manifests',
-      seen: 'a file',
-      fix: `pass its folder: --gitops ${path.dirname(dir)}`,
+  const unreadable = (folder: string, e: unknown) =>
+    new UserInputError(`--gitops ${shown}: the folder ${clip(folder)} cannot be read`, {
+      expected: 'a folder this user can list, with every folder under it readable',
+      seen: (e as NodeJS.ErrnoException).code ?? String(e),
+      fix: 'fix its permissions, or pass the folder of the Istio Applications only',
+    });
+  let real = root;
+  try {
+    if (!statSync(root).isDirectory())
+      throw new UserInputError(`--gitops ${shown}: not a folder`, {
+        expected: 'a folder with Argo CD Application manifests',
+        seen: 'a file',
+        fix: `pass its folder: --gitops ${clip(path.dirname(dir))}`,
+      });
+    real = realpathSync(root);
+  } catch (e) {
+    if (e instanceof UserInputError) throw e;
+    throw unreadable(root, e);
+  }
+  const tree = SPECIAL_TREES.find((t) => underTree(real, t) || underTree(root, t));
+  if (tree !== undefined || real === '/')
+    throw new UserInputError(`--gitops ${shown}: not a folder of manifests`, {
+      expected: 'the folder of the Istio Applications (a checkout of the GitOps repository)',
+      seen:
+        real === '/'
+          ? 'the root of the filesystem'
+          : `${clip(real)}, under ${tree ?? ''} (a kernel or device tree)`,
     });
   const files = new Map<string, string>();
+  const skipped: SkippedEntry[] = [];
   const walk = (d: string, depth: number) => {
-    if (depth > 20) return;
-    for (const entry of readdirSync(d, { withFileTypes: true })) {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch (e) {
+      throw unreadable(d, e);
+    }
+    for (const entry of entries.sort((x, y) => x.name.localeCompare(y.name))) {
       if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
       const p = path.join(d, entry.name);
-      if (entry.isDirectory()) walk(p, depth + 1);
-      else if (entry.isFile() && /\.(ya?ml|json)$/i.test(entry.name)) {
+      const rel = path.relative(root, p);
+      if (entry.isSymbolicLink()) {
+        if (/\.(ya?ml|json)$/i.test(entry.name) || statKind(p) === 'folder')
+          skipped.push({ path: rel, why: 'a symbolic link (not followed)' });
+      } else if (entry.isDirectory()) {
+        if (depth >= GITOPS_MAX_DEPTH)
+          skipped.push({ path: rel, why: `a folder deeper than ${GITOPS_MAX_DEPTH} levels (not read)` });
+        else walk(p, depth + 1);
+      } else if (entry.isFile() && /\.(ya?ml|json)$/i.test(entry.name)) {
         if (files.size >= GITOPS_MAX_FILES)
-          throw new UserInputError(`--gitops ${dir}: more than ${GITOPS_MAX_FILES} YAML and JSON files`, {
+          throw new UserInputError(`--gitops ${shown}: more than ${GITOPS_MAX_FILES} YAML and JSON files`, {
             expected: 'the folder of the Istio Applications, not a whole disk',
             seen: `over ${GITOPS_MAX_FILES} files`,
           });
-        files.set(path.relative(root, p), readUserFile(p, 'GitOps manifest', USER_FILE_MAX_BYTES));
+        files.set(rel, readUserFile(p, 'GitOps manifest', USER_FILE_MAX_BYTES));
       }
     }
   };
   walk(root, 0);
-  return { root, files };
+  return { root, files, skipped };
+}
+
+function statKind(p: string): 'folder' | 'other' {
+  try {
+    return statSync(p).isDirectory() ? 'folder' : 'other';
+  } catch {
+    return 'other';
+  }
 }
 
 function planProfile(profile: Profile): PlanProfile {
@@ -174,12 +282,13 @@ export async function upgradePlanCommand(flags: UpgradePlanFlags): Promise<numbe
   );
   const { from, to, via } = checkPathFlags(flags, profile.doc.istio.version);
 
-  let gitops: { dir: string; apps: GitopsApp[] } | undefined;
+  let gitops: { dir: string; apps: GitopsApp[]; skipped: SkippedEntry[] } | undefined;
+  let jq: Jq | undefined;
   if (flags.gitops !== undefined) {
-    const { root, files } = readGitopsFolder(flags.gitops);
+    const { root, files, skipped } = readGitopsFolder(flags.gitops);
     const { parseGitops } = await import('../harness/upgrade/gitops.ts');
     const apps = parseGitops({
-      dir: flags.gitops,
+      dir: clip(flags.gitops),
       files,
       readValuesFile: (rel) => {
         const p = path.resolve(root, rel);
@@ -187,7 +296,25 @@ export async function upgradePlanCommand(flags: UpgradePlanFlags): Promise<numbe
         return readUserFile(p, 'Helm values file', USER_FILE_MAX_BYTES);
       },
     });
-    gitops = { dir: displayPath(root), apps };
+    gitops = { dir: displayPath(root), apps, skipped };
+    // Every jqPathExpression must compile before anything is evaluated (Argo CD refuses the
+    // Application's normalizer otherwise): one message naming the rule, not one per version.
+    const ignore = await import('../harness/upgrade/ignore.ts');
+    jq = await ignore.loadJq();
+    for (const app of apps)
+      app.ignoreDifferences.forEach((rule, i) =>
+        rule.jqPathExpressions.forEach((expr, j) => {
+          const err = ignore.jqCompileError(jq as Jq, expr);
+          if (err !== undefined)
+            throw new UserInputError(
+              `--gitops ${clip(flags.gitops ?? '')}: ${app.file}: Application ${app.name}: spec.ignoreDifferences[${i}].jqPathExpressions[${j}] does not compile`,
+              {
+                expected: 'a jq path expression Argo CD can run as del(<expression>), e.g. .spec.replicas',
+                seen: `${clip(JSON.stringify(expr))}: ${clip(err)}`,
+              },
+            );
+        }),
+      );
   }
 
   const choice = choosePath(from, to, { ...(via ? { via } : {}), ...(flags.direct ? { direct: true } : {}) });
@@ -229,7 +356,6 @@ export async function upgradePlanCommand(flags: UpgradePlanFlags): Promise<numbe
     import('../harness/upgrade/plan.ts'),
     import('../harness/upgrade/report.ts'),
   ]);
-  const jq = gitops ? await (await import('../harness/upgrade/ignore.ts')).loadJq() : undefined;
   const report = buildPlanReport({
     from,
     to,

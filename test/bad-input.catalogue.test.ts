@@ -3001,6 +3001,173 @@ const FIXED_CASES: BadInput[] = [
   },
 ];
 
+// ---------------------------------------------------------------------------------------------
+// upgrade plan (always --offline and dated: nothing is fetched, the verdicts do not move)
+
+const UP = ['upgrade', 'plan', '--offline', '--date', '2026-11-30'];
+
+/** An Argo CD Application of the istiod chart, values from `$values/values.yaml`, after `mutate`. */
+function istiodApp(mutate: (d: any) => void = () => undefined): string {
+  const d: any = {
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'Application',
+    metadata: { name: 'istiod', namespace: 'argocd' },
+    spec: {
+      sources: [
+        {
+          repoURL: 'https://blob.istio.io/istio-release/charts',
+          chart: 'istiod',
+          targetRevision: '1.28.3',
+          helm: { valueFiles: ['$values/values.yaml'] },
+        },
+        { repoURL: 'https://git.example.invalid/homelab.git', targetRevision: 'main', ref: 'values' },
+      ],
+      destination: { server: 'https://kubernetes.default.svc', namespace: 'istio-system' },
+    },
+  };
+  mutate(d);
+  return stringify(d);
+}
+
+const UPGRADE_CASES: BadInput[] = [
+  {
+    name: 'upgrade plan: --gitops with a YAML alias bomb',
+    argv: [...UP, '--to', '1.31.1', '--gitops', '$D/g'],
+    files: { g: { dir: true }, 'g/bomb.yaml': ALIAS_BOMB },
+    code: 2,
+    names: '--gitops $D/g: bomb.yaml: document 1',
+    expected: 'whose aliases expand to a bounded document',
+  },
+  {
+    name: 'upgrade plan: a $values file with a YAML alias bomb',
+    argv: [...UP, '--to', '1.31.1', '--gitops', '$D/g'],
+    files: { g: { dir: true }, 'g/app.yaml': istiodApp(), 'g/values.yaml': ALIAS_BOMB },
+    code: 2,
+    names: '--gitops $D/g: values.yaml: (root)',
+    expected: 'Helm values in YAML, whose aliases expand to a bounded document',
+  },
+  {
+    name: 'upgrade plan: a jqPathExpression that does not compile',
+    argv: [...UP, '--to', '1.31.1', '--gitops', '$D/g'],
+    files: {
+      g: { dir: true },
+      'g/values.yaml': 'replicaCount: 1\n',
+      'g/app.yaml': istiodApp((d) => {
+        d.spec.ignoreDifferences = [
+          {
+            group: 'apps',
+            kind: 'Deployment',
+            jqPathExpressions: ['.spec.replicas', '.spec.revisionHistoryLimit[[['],
+          },
+        ];
+      }),
+    },
+    code: 2,
+    names:
+      /^ambient-conformance: --gitops \S+: app\.yaml: Application istiod: spec\.ignoreDifferences\[0\]\.jqPathExpressions\[1\] does not compile\n {2}expected: .*\n {2}seen: {5}"\.spec\.revisionHistoryLimit\[\[\[": syntax error, unexpected [^\n]*\n?$/,
+    expected: 'a jq path expression',
+  },
+  {
+    name: 'upgrade plan: targetRevision banana',
+    argv: [...UP, '--to', '1.31.1', '--gitops', '$D/g'],
+    files: {
+      g: { dir: true },
+      'g/values.yaml': 'replicaCount: 1\n',
+      'g/app.yaml': istiodApp((d) => {
+        d.spec.sources[0].targetRevision = 'banana';
+      }),
+    },
+    code: 2,
+    names: '--gitops $D/g: app.yaml: Application istiod: targetRevision',
+    expected: 'a chart version (1.31.1) or a semver range',
+  },
+  {
+    name: 'upgrade plan: --gitops with a .json file that does not parse',
+    argv: [...UP, '--to', '1.31.1', '--gitops', '$D/g'],
+    files: { g: { dir: true }, 'g/a.json': '{"apiVersion": "argoproj.io/v1alpha1", "kind": \n' },
+    code: 2,
+    names:
+      /--gitops \S+: a\.json: document 1\n {2}expected: YAML \(Kubernetes manifests\)\n {2}seen: {5}\S[^\n]*[^:\n]\n?$/,
+  },
+  {
+    name: 'upgrade plan: --gitops /proc',
+    argv: [...UP, '--to', '1.31.1', '--gitops', '/proc'],
+    code: 2,
+    names: '--gitops /proc: not a folder of manifests',
+    expected: 'the folder of the Istio Applications',
+  },
+  {
+    name: 'upgrade plan: --gitops /',
+    argv: [...UP, '--to', '1.31.1', '--gitops', '/'],
+    code: 2,
+    names: '--gitops /: not a folder of manifests',
+    expected: 'the folder of the Istio Applications',
+  },
+  {
+    name: 'upgrade plan: a --gitops path of 5000 characters is echoed bounded',
+    argv: [...UP, '--to', '1.31.1', '--gitops', `$D/${'g'.repeat(5000)}`],
+    code: 2,
+    names: 'no such folder',
+    bounded: 1000,
+  },
+  {
+    name: 'upgrade plan: --via given twice',
+    argv: [...UP, '--to', '1.31.1', '--via', '1.29.6', '--via', '1.29.6'],
+    code: 2,
+    names: '--via 1.29.6 is given twice',
+    expected: 'each stop once',
+  },
+  {
+    name: 'upgrade plan: a --via list of 5000 characters is echoed bounded',
+    argv: [...UP, '--to', '1.31.1', '--via', Array(600).fill('1.29.6').join(',')],
+    code: 2,
+    names: '--via 1.29.6 is given twice',
+    bounded: 1000,
+  },
+  {
+    name: 'upgrade plan: --to with a 400-digit patch',
+    argv: [...UP, '--to', `1.31.${'9'.repeat(400)}`],
+    code: 2,
+    names: '--to "1.31.99',
+    expected: 'at most 40 characters, each number at most 4 digits',
+    bounded: 1000,
+  },
+  {
+    name: 'upgrade plan: --to with a 20-digit patch',
+    argv: [...UP, '--to', `1.31.${'9'.repeat(20)}`],
+    code: 2,
+    names: 'is not an Istio version',
+    expected: 'each number at most 4 digits',
+  },
+  {
+    name: 'upgrade plan: --to given twice with different values',
+    argv: [...UP, '--to', '1.31.1', '--to', '1.30.5'],
+    code: 2,
+    names: "option '--to <version>' argument '1.30.5' is invalid. given twice with different values",
+    usage: true,
+  },
+  {
+    name: 'upgrade plan: --from given twice with different values',
+    argv: [...UP, '--to', '1.31.1', '--from', '1.28.3', '--from', '1.29.6'],
+    code: 2,
+    names: "option '--from <version>' argument '1.29.6' is invalid. given twice with different values",
+    usage: true,
+  },
+  {
+    name: 'upgrade plan: --date before the release table',
+    argv: ['upgrade', 'plan', '--offline', '--to', '1.31.1', '--date', '0000-01-01'],
+    code: 2,
+    names: '--date 0000-01-01 is before the release table',
+    expected: 'a date on or after 2025-11-05',
+  },
+  {
+    name: "upgrade plan: --date ''",
+    argv: ['upgrade', 'plan', '--offline', '--to', '1.31.1', '--date', ''],
+    code: 2,
+    names: /--date "" is not a date\n.*\n {2}seen: {5}an empty value/,
+  },
+];
+
 const CASES: BadInput[] = [
   ...PROFILE_CASES,
   ...VALUES_CASES,
@@ -3008,6 +3175,7 @@ const CASES: BadInput[] = [
   ...ENV_CASES,
   ...MANIFEST_CASES,
   ...FIXED_CASES,
+  ...UPGRADE_CASES,
 ];
 
 // ---------------------------------------------------------------------------------------------

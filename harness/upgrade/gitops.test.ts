@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { homelabApps, recordedFacts } from '../../test/helpers/upgrade.ts';
 import { UserInputError } from '../errors.ts';
-import { parseGitops, syncOption, type GitopsApp } from './gitops.ts';
+import { isChartRevision, parseGitops, syncOption, type GitopsApp } from './gitops.ts';
 import { choosePath } from './hops.ts';
 import { checkStaging, checkValues, checkWaves } from './plan.ts';
 
@@ -293,4 +293,25 @@ describe('check 7b: one Application per step', () => {
         .status,
     ).toBe('warn');
   });
+});
+
+describe('targetRevision: a version or a semver range Argo CD resolves (Masterminds/semver)', () => {
+  it.each([
+    '1.31.1',
+    'v1.31.1',
+    '1.31.*',
+    '1.31.x',
+    '~1.31.0',
+    '^1.30',
+    '>=1.30.0 <1.32.0',
+    '>= 1.30, < 1.32',
+    '1.30 - 1.31',
+    '1.28.3 || 1.29.x',
+    '*',
+    '1.29.0-rc.1',
+  ])('accepts %s', (t) => expect(isChartRevision(t)).toBe(true));
+  it.each(['banana', 'main', '1.31.1 banana', '>=', '1.31.1 ||', 'HEAD', `1.${'9'.repeat(300)}`])(
+    'refuses %s',
+    (t) => expect(isChartRevision(t)).toBe(false),
+  );
 });

@@ -1,5 +1,6 @@
-import { parseAllDocuments } from 'yaml';
-import { clip, UserInputError } from '../errors.ts';
+import { parseAllDocuments, type Document } from 'yaml';
+import { clip, errorText, UserInputError } from '../errors.ts';
+import { checkShape } from '../reachability/manifests.ts';
 import { CHART_ORDER, type Chart } from './hops.ts';
 
 /**
@@ -126,6 +127,32 @@ function bad(
   });
 }
 
+/** A YAML parser error as one line, without the trailing colon that introduces its excerpt. */
+function parseErrorLine(message: string | undefined): string {
+  return (message ?? 'parse error').split('\n')[0]?.replace(/:\s*$/, '') || 'parse error';
+}
+
+/**
+ * A parsed document as plain values: refuses (exit 2, naming `file` and `field`) a document the
+ * YAML reader will not expand (an alias bomb: "Excessive alias count"), one whose alias contains
+ * itself, and one nested deeper than any manifest (reachability/manifests.ts checkShape).
+ */
+function toPlain(input: GitopsInput, file: string, field: string, expected: string, doc: Document): unknown {
+  let v: unknown;
+  try {
+    v = doc.toJS();
+  } catch (e) {
+    throw bad(input, file, field, `${expected}, whose aliases expand to a bounded document`, errorText(e));
+  }
+  try {
+    checkShape(v, `--gitops ${input.dir}: ${file}: ${field}`);
+  } catch (e) {
+    if (e instanceof UserInputError) throw bad(input, file, field, expected, e.message.replace(/^.*: /, ''));
+    throw e;
+  }
+  return v;
+}
+
 function parseYamlValues(
   input: GitopsInput,
   file: string,
@@ -136,14 +163,8 @@ function parseYamlValues(
   const first = Array.isArray(docs) ? docs[0] : docs;
   if (!first) return {};
   if (first.errors.length > 0)
-    throw bad(
-      input,
-      file,
-      field,
-      'Helm values in YAML',
-      (first.errors[0]?.message ?? 'parse error').split('\n')[0],
-    );
-  const v: unknown = first.toJS();
+    throw bad(input, file, field, 'Helm values in YAML', parseErrorLine(first.errors[0]?.message));
+  const v = toPlain(input, file, field, 'Helm values in YAML', first);
   if (v === null || v === undefined) return {};
   if (!isObj(v)) throw bad(input, file, field, 'a YAML mapping of Helm values', v);
   return v;
@@ -208,9 +229,9 @@ export function parseGitops(input: GitopsInput): GitopsApp[] {
           file,
           `document ${i + 1}`,
           'YAML (Kubernetes manifests)',
-          (d.errors[0]?.message ?? 'parse error').split('\n')[0],
+          parseErrorLine(d.errors[0]?.message),
         );
-      const obj: unknown = d.toJS();
+      const obj = toPlain(input, file, `document ${i + 1}`, 'YAML (Kubernetes manifests)', d);
       if (
         !isObj(obj) ||
         obj.kind !== 'Application' ||
@@ -323,16 +344,25 @@ function parseApplication(
   const syncOptions = Array.isArray(syncPolicy.syncOptions)
     ? syncPolicy.syncOptions.filter((s): s is string => typeof s === 'string')
     : [];
+  const targetRevision =
+    typeof chartSource.targetRevision === 'string' || typeof chartSource.targetRevision === 'number'
+      ? String(chartSource.targetRevision)
+      : '';
+  if (targetRevision !== '' && !isChartRevision(targetRevision))
+    throw bad(
+      input,
+      file,
+      `${at}: targetRevision`,
+      'a chart version (1.31.1) or a semver range Argo CD resolves (1.31.*, ~1.31.0, >=1.30.0 <1.32.0)',
+      targetRevision,
+    );
   return {
     file,
     doc,
     name,
     chart,
     repoURL: typeof chartSource.repoURL === 'string' ? chartSource.repoURL : '',
-    targetRevision:
-      typeof chartSource.targetRevision === 'string' || typeof chartSource.targetRevision === 'number'
-        ? String(chartSource.targetRevision)
-        : '',
+    targetRevision,
     wave,
     releaseName: typeof helm.releaseName === 'string' && helm.releaseName !== '' ? helm.releaseName : name,
     namespace: typeof destination.namespace === 'string' ? destination.namespace : '',
@@ -360,6 +390,30 @@ function unreadableWhy(
   if (!refs.has(m[1] ?? '')) return `no source of the Application has ref: ${m[1] ?? ''}`;
   if (/[*?[]/.test(m[2] ?? '')) return 'a glob pattern, not expanded by the plan';
   return undefined;
+}
+
+/** One version of a constraint: 1, 1.31, 1.31.1, with x, X or * as wildcards, pre-release and build. */
+const RANGE_VERSION = String.raw`v?(?:\d+|[xX*])(?:\.(?:\d+|[xX*])){0,2}(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?`;
+const RANGE_TERM = new RegExp(String.raw`^(?:!=|>=|=>|<=|=<|~>|[=<>~^])?\s*${RANGE_VERSION}$`);
+const RANGE_HYPHEN = new RegExp(String.raw`^${RANGE_VERSION}\s+-\s+${RANGE_VERSION}$`);
+
+/**
+ * Whether a Helm targetRevision is a version or a semver constraint as Argo CD resolves it
+ * (Masterminds/semver NewConstraint: `||` alternatives of terms separated by commas or spaces,
+ * each an optional operator and a version with wildcards, or a hyphen range `1.30 - 1.31`).
+ */
+export function isChartRevision(text: string): boolean {
+  if (text.length > 200) return false;
+  return text.split('||').every((alt) => {
+    const t = alt.trim();
+    if (t === '') return false;
+    if (RANGE_HYPHEN.test(t)) return true;
+    const terms = t
+      .replace(/(!=|>=|=>|<=|=<|~>|[=<>~^])\s+/g, '$1')
+      .split(/\s*,\s*|\s+/)
+      .filter(Boolean);
+    return terms.length > 0 && terms.every((x) => RANGE_TERM.test(x));
+  });
 }
 
 /** Whether a sync option is on (`RespectIgnoreDifferences=true`). */

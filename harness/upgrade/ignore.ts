@@ -199,10 +199,16 @@ export function applyPatch(jq: Jq, doc: unknown, patch: Patch): PatchOutcome {
   return { doc: r.outputs[0] };
 }
 
-/** Whether a jq expression compiles as `del(<expr>)` (gojq.Parse + Compile in NewIgnoreNormalizer). */
+/**
+ * Whether a jq expression compiles as `del(<expr>)` (gojq.Parse + Compile in NewIgnoreNormalizer):
+ * undefined, or jq's error as one line, without the location in the wrapper this compiles it in
+ * (`if false then del(…) else . end`, so nothing is evaluated) nor jq's source excerpt.
+ */
 export function jqCompileError(jq: Jq, expr: string): string | undefined {
   const r = jq.run(null, `if false then del(${expr}) else . end`);
-  return 'error' in r ? r.error : undefined;
+  if (!('error' in r)) return undefined;
+  const first = r.error.split('\n')[0] ?? '';
+  return first.replace(/\s+at <top-level>, line \d+, column \d+:?$/, '').replace(/:$/, '') || 'compile error';
 }
 
 /** The object after every matching rule of `rules` (managedFieldsManagers left out, see above). */

@@ -100,7 +100,9 @@ describe('check 7c: ignoreDifferences hiding chart changes (recorded renders of 
     }));
     const r = checkIgnore(choosePath('1.28.3', '1.31.1'), apps, recordedFacts, jq);
     expect(r.status).toBe('not-run');
-    expect(r.summary).toContain('could not run for 1.31.1');
+    expect(r.summary).toMatch(
+      /^could not run for 1\.29\.8, 1\.30\.5, 1\.31\.1: no render of their charts, so no hop could be evaluated/,
+    );
     expect(r.evidence.map((e) => e.text)).toContain(
       'istiod: managedFieldsManagers pilot-discovery on ValidatingWebhookConfiguration: hides whatever those managers own in the live objects; not evaluated offline (needs live managedFields)',
     );
@@ -119,8 +121,21 @@ describe('check 7c: ignoreDifferences hiding chart changes (recorded renders of 
         },
       ],
     })).filter((a) => a.chart === 'base');
-    expect(checkIgnore(choosePath('1.28.3', '1.28.10'), apps, recordedFacts, jq).evidence[0]?.text).toMatch(
-      /^istio-base: jqPathExpression "\.metadata\.labels\[" does not compile as del\(\.metadata\.labels\[\)/,
+    const text = checkIgnore(choosePath('1.28.3', '1.28.10'), apps, recordedFacts, jq).evidence[0]?.text;
+    expect(text).toMatch(
+      /^istio-base: jqPathExpression "\.metadata\.labels\[" does not compile as del\(\.metadata\.labels\[\): syntax error/,
+    );
+    // jq's own text, one line, without the wrapper the plan compiles it in.
+    expect(text).not.toContain('if false');
+    expect(text).not.toContain('\n');
+  });
+
+  it('a stop without a render makes the check NOT RUN and is the version the summary names', () => {
+    const apps = homelabApps().filter((a) => a.chart === 'cni');
+    const r = checkIgnore(choosePath('1.28.3', '1.30.3', { via: ['1.29.8'] }), apps, recordedFacts, jq);
+    expect(r.status).toBe('not-run');
+    expect(r.summary).toMatch(
+      /^could not run for 1\.29\.8: no render of its charts, so no hop could be evaluated/,
     );
   });
 });
@@ -154,6 +169,21 @@ describe('check 5: values keys, on the profile and the Applications', () => {
     expect(r.status).toBe('not-run');
     expect(r.evidence[0]?.text).toBe(
       'not checked at 1.29.8: no recorded inventory of istiod 1.29.8 (profile release istiod)',
+    );
+  });
+
+  it('is NOT RUN, naming exactly the versions it could not check, when any version on the path is missing', () => {
+    const values = [
+      { label: 'profile release istiod', chart: 'istiod' as const, values: { replicaCount: 1 } },
+    ];
+    // 1.29.8 (a stop) has no inventory, 1.30.3 (the target) has one: not PASS.
+    const stop = checkValues(['1.28.3', '1.29.8', '1.30.3'], values, recordedFacts);
+    expect(stop.status).toBe('not-run');
+    expect(stop.summary).toMatch(/^could not run for 1\.29\.8: .*; checked at 1\.30\.3 only$/);
+    expect(stop.summary).not.toContain('every values key');
+    const all = checkValues(['1.28.3', '1.29.8', '1.30.5', '1.31.1'], values, recordedFacts);
+    expect(all.summary).toMatch(
+      /^could not run for 1\.29\.8, 1\.30\.5, 1\.31\.1: no key inventory of their charts/,
     );
   });
 });
@@ -228,7 +258,7 @@ describe('check 6: behaviour changes', () => {
 
 describe('check 4: hosts', () => {
   it('passes the profile on blob.istio.io and notes the hub the plan sets for 1.30', () => {
-    const r = checkHosts(['1.28.3', '1.29.8', '1.30.5', '1.31.1'], homelabProfile, undefined);
+    const r = checkHosts(['1.28.3', '1.29.8', '1.30.5', '1.31.1'], homelabProfile, undefined, '2026-11-30');
     expect(r.status).toBe('pass');
     expect(r.evidence[0]?.text).toContain(
       'Istio 1.30.5: the published charts default the hub to registry.istio.io/release',
@@ -236,7 +266,12 @@ describe('check 4: hosts', () => {
   });
 
   it('fails the homelab Applications’ retired repoURL for 1.31 and warns the hub they lack for 1.30', () => {
-    const r = checkHosts(['1.28.3', '1.29.8', '1.30.5', '1.31.1'], homelabProfile, homelabApps());
+    const r = checkHosts(
+      ['1.28.3', '1.29.8', '1.30.5', '1.31.1'],
+      homelabProfile,
+      homelabApps(),
+      '2026-11-30',
+    );
     expect(r.status).toBe('fail');
     expect(r.summary).toBe(
       '4 references point at a host that never published 1.31.1: Application istio-base repoURL, Application istio-cni repoURL, Application istio-ztunnel repoURL, Application istiod repoURL',
@@ -248,8 +283,25 @@ describe('check 4: hosts', () => {
 
   it('a profile on the retired repository fails for 1.31 (never published there)', () => {
     const old = { ...homelabProfile, chartRepository: 'https://istio-release.storage.googleapis.com/charts' };
-    expect(checkHosts(['1.30.5', '1.31.1'], old, undefined).status).toBe('fail');
-    expect(checkHosts(['1.29.8', '1.30.5'], old, undefined).status).toBe('warn');
+    expect(checkHosts(['1.30.5', '1.31.1'], old, undefined, '2026-11-30').status).toBe('fail');
+    expect(checkHosts(['1.29.8', '1.30.5'], old, undefined, '2026-11-30').status).toBe('warn');
+  });
+
+  it('--date judges retirement: a retired host warns before 2026-12-01 and fails from then on', () => {
+    const old = { ...homelabProfile, chartRepository: 'https://istio-release.storage.googleapis.com/charts' };
+    const before = checkHosts(['1.29.8', '1.30.5'], old, undefined, '2026-11-30');
+    expect(before.status).toBe('warn');
+    const after = checkHosts(['1.29.8', '1.30.5'], old, undefined, '2027-03-01');
+    expect(after.status).toBe('fail');
+    expect(after.summary).toBe(
+      '1 reference points at a host retired by the run date 2027-03-01 (Istio switches them off in December 2026; judged from 2026-12-01): profile profiles/homelab/profile.yaml: istio.chartRepository',
+    );
+    expect(after.evidence[0]?.status).toBe('fail');
+    expect(after.evidence[0]?.text).toContain('taken as switched off on the run date 2027-03-01');
+    // The 1.30 chart default hub (registry.istio.io/release) is retired too.
+    const apps = checkHosts(['1.29.8', '1.30.5'], homelabProfile, homelabApps(), '2026-12-01');
+    expect(apps.status).toBe('fail');
+    expect(apps.summary).toContain('the 1.30.5 chart default hub');
   });
 });
 

@@ -93,7 +93,8 @@ export interface PlanInputs {
   profile: PlanProfile;
   /** The kind release the tool runs (pins.json kind.version). */
   pinnedKind: string;
-  gitops?: { dir: string; apps: GitopsApp[] };
+  /** `skipped`: files and folders of the --gitops folder the CLI did not read, and why. */
+  gitops?: { dir: string; apps: GitopsApp[]; skipped?: { path: string; why: string }[] };
   facts: ChartFacts;
   /** jq for ignoreDifferences; required when gitops is given. */
   jq?: Jq;
@@ -298,6 +299,21 @@ export function checkKubernetes(path: readonly string[], nodeImage: string, pinn
 // ---------------------------------------------------------------------------------------------
 // 3. Releases
 
+/**
+ * When a published version came out, as far as the table knows: the date of its release note, the
+ * minor's x.y.0 date for x.y.0, and for a later tagged patch that same date as a lower bound
+ * (`exact: false`: it came out on it or later).
+ */
+function releasedOn(
+  version: ReturnType<typeof parseVersion>,
+  ev: ReturnType<typeof patchEvidence>,
+): { date: string; exact: boolean } | undefined {
+  if (ev.kind === 'notes') return { date: ev.date, exact: true };
+  const row = MINOR_RELEASES[minorKey(version)];
+  if (ev.kind !== 'tag' || !row) return undefined;
+  return { date: row.released, exact: version.patch === 0 };
+}
+
 export function checkReleases(path: readonly string[], runDate: string): CheckResult {
   const evidence: Evidence[] = [];
   const statuses: Status[] = [];
@@ -332,6 +348,18 @@ export function checkReleases(path: readonly string[], runDate: string): CheckRe
         text: `${v} (${role}): minor ${minorKey(version)} is not in the release table`,
       });
     } else {
+      const out = releasedOn(version, ev);
+      if (out !== undefined && runDate < out.date) {
+        // Not out yet on the run date: a stop or target cannot be installed; an installed version
+        // that is not out yet means --from or --date is wrong.
+        const s: Status = i > 0 ? 'fail' : 'warn';
+        statuses.push(s);
+        evidence.push({
+          status: s,
+          text: `${v} (${role}) is not published on ${runDate}: ${out.exact ? `released ${out.date}` : `${minorKey(version)}.0 came out ${out.date}`} (${ev.source})`,
+        });
+        return;
+      }
       evidence.push({
         text: `${v} (${role}) is published: ${ev.kind === 'tag' ? ev.source : `${ev.source} (${ev.date}; release notes only, its charts are not in the istio/istio mirror)`}`,
       });
@@ -419,15 +447,33 @@ interface HostFinding {
   notPublished: string[];
 }
 
-function hostEvidence(f: HostFinding): Evidence {
+/**
+ * The run date from which the plan takes the retired hosts as gone: Istio retires them "in
+ * December 2026" without a day (harness/istio/hosts.ts RETIREMENT), so from the first day of that
+ * month a reference to them fails, and before it warns (../shared/reference
+ * istio-upgrades-and-gitops.md UPG-OFF-08: "fail … for run date ≥ 2026-12-01; warn before").
+ */
+export const HOSTS_RETIRED_FROM = '2026-12-01';
+
+function retiredOn(runDate: string): boolean {
+  return runDate >= HOSTS_RETIRED_FROM;
+}
+
+function retirementText(runDate: string): string {
+  return retiredOn(runDate)
+    ? `which Istio retires in December 2026: taken as switched off on the run date ${runDate} (from ${HOSTS_RETIRED_FROM})`
+    : 'which Istio retires in December 2026';
+}
+
+function hostEvidence(f: HostFinding, runDate: string): Evidence {
   const field = f.ref.field === '' ? 'repository' : f.ref.field;
   const never =
     f.notPublished.length > 0
       ? `; Istio ${f.notPublished.join(', ')} ${f.notPublished.length > 1 ? 'were' : 'was'} never published there`
       : '';
   return {
-    status: f.notPublished.length > 0 ? 'fail' : 'warn',
-    text: `${f.where}: ${field} ${f.ref.value} is on ${f.ref.retired}, which Istio retires in December 2026${never}; use ${f.ref.replacement}`,
+    status: f.notPublished.length > 0 || retiredOn(runDate) ? 'fail' : 'warn',
+    text: `${f.where}: ${field} ${f.ref.value} is on ${f.ref.retired}, ${retirementText(runDate)}${never}; use ${f.ref.replacement}`,
     source: 'istio.io blog "An update on our move to AWS" (2026-08-21); harness/istio/hosts.ts',
   };
 }
@@ -448,6 +494,7 @@ export function checkHosts(
   path: readonly string[],
   profile: PlanProfile,
   apps: readonly GitopsApp[] | undefined,
+  runDate: string,
 ): CheckResult {
   const findings = new Map<string, HostFinding>();
   const note = (where: string, ref: RetiredHostReference, version: string) => {
@@ -487,22 +534,41 @@ export function checkHosts(
       const bare = (apps ?? []).filter((a) => a.chart !== 'base' && !setsHub(a.values)).map((a) => a.name);
       if (bare.length > 0)
         push({
-          status: 'warn',
-          text: `Istio ${v}: ${bare.join(', ')} set no hub, so their images would come from the chart default registry.istio.io/release (retired December 2026); add global.hub: ${REPLACEMENT.image} to their values before the 1.30 hop`,
+          status: retiredOn(runDate) ? 'fail' : 'warn',
+          text: `Istio ${v}: ${bare.join(', ')} set no hub, so their images would come from the chart default registry.istio.io/release (${retiredOn(runDate) ? `retired December 2026, taken as switched off on ${runDate}` : 'retired December 2026'}); add global.hub: ${REPLACEMENT.image} to their values before the 1.30 hop`,
           source: 'istio/release-builder@release-1.30 release/build.sh DOCKER_HUB',
         });
     }
   }
-  const evidence = [...[...findings.values()].map(hostEvidence), ...notes];
+  const evidence = [...[...findings.values()].map((f) => hostEvidence(f, runDate)), ...notes];
   const status = worst(evidence.map((e) => e.status ?? 'pass'));
   if (evidence.length === 0)
     evidence.push({ text: `every chart repository and hub in use publishes ${targets(path).join(', ')}` });
   const never = [...findings.values()].filter((f) => f.notPublished.length > 0);
+  const gone = retiredOn(runDate)
+    ? [
+        ...[...findings.values()]
+          .filter((f) => f.notPublished.length === 0)
+          .map((f) => f.where.replace(/ \(.*\)/, '')),
+        ...notes
+          .filter((e) => e.status === 'fail')
+          .map((e) => `the ${(e.text.split(':')[0] ?? '').replace(/^Istio /, '')} chart default hub`),
+      ]
+    : [];
+  const failParts: string[] = [];
+  if (never.length > 0)
+    failParts.push(
+      `${never.length} reference${never.length > 1 ? 's point' : ' points'} at a host that never published ${[...new Set(never.flatMap((f) => f.notPublished))].join(', ')}: ${never.map((f) => f.where.replace(/ \(.*\)/, '')).join(', ')}`,
+    );
+  if (gone.length > 0)
+    failParts.push(
+      `${gone.length} reference${gone.length > 1 ? 's point' : ' points'} at a host retired by the run date ${runDate} (Istio switches them off in December 2026; judged from ${HOSTS_RETIRED_FROM}): ${gone.join(', ')}`,
+    );
   return result(
     'hosts',
     status,
     status === 'fail'
-      ? `${never.length} reference${never.length > 1 ? 's point' : ' points'} at a host that never published ${[...new Set(never.flatMap((f) => f.notPublished))].join(', ')}: ${never.map((f) => f.where.replace(/ \(.*\)/, '')).join(', ')}`
+      ? failParts.join('; ')
       : status === 'warn'
         ? 'every version on the path is published where the profile and Applications point, but some of those hosts retire in December 2026 or a 1.30 hop needs a hub'
         : 'every chart repository and image hub publishes every version on the path',
@@ -562,8 +628,7 @@ export function checkValues(
 ): CheckResult {
   const evidence: Evidence[] = [];
   const statuses: Status[] = [];
-  const to = path.at(-1) ?? '';
-  let missingTarget = false;
+  const missingVersions = new Set<string>();
   const missing = new Map<string, string[]>();
   for (const v of targets(path)) {
     for (const s of sources) {
@@ -571,7 +636,7 @@ export function checkValues(
       if (keyCount === 0) continue;
       const f = facts.keys(s.chart, v);
       if ('missing' in f) {
-        if (v === to) missingTarget = true;
+        missingVersions.add(v);
         const key = `${v}: ${f.missing}`;
         missing.set(key, [...(missing.get(key) ?? []), s.label]);
         continue;
@@ -608,7 +673,7 @@ export function checkValues(
   const status: Status = worst([
     failed ? 'fail' : 'pass',
     ...fileLines.map((e) => e.status ?? 'pass'),
-    missingTarget ? 'not-run' : 'pass',
+    missingVersions.size > 0 ? 'not-run' : 'pass',
   ]);
   const parts: string[] = [];
   if (failed)
@@ -628,10 +693,13 @@ export function checkValues(
     parts.push(
       `values of ${[...new Set(fileNotRun.map((e) => e.text.split(':')[0]))].join(', ')} come partly from files the plan cannot read`,
     );
-  if (missingTarget)
+  if (missingVersions.size > 0) {
+    const list = [...missingVersions];
+    const checked = targets(path).filter((v) => !missingVersions.has(v));
     parts.push(
-      `could not run for ${to}: no key inventory of its charts (recorded for the istio/istio mirror's tags; on a machine with Helm and the network the plan fetches the charts)`,
+      `could not run for ${list.join(', ')}: no key inventory of ${list.length > 1 ? 'their' : 'its'} charts (recorded for the istio/istio mirror's tags; on a machine with Helm and the network the plan fetches the charts)${checked.length > 0 ? `; checked at ${checked.join(', ')} only` : ''}`,
     );
+  }
   return result(
     'values',
     status,
@@ -756,8 +824,18 @@ function inChartOrder(apps: readonly GitopsApp[]): GitopsApp[] {
   return [...apps].sort((a, b) => CHART_ORDER.indexOf(a.chart) - CHART_ORDER.indexOf(b.chart));
 }
 
-export function checkWaves(apps: readonly GitopsApp[]): CheckResult {
+export function checkWaves(
+  apps: readonly GitopsApp[],
+  skipped: readonly { path: string; why: string }[] = [],
+): CheckResult {
   const evidence: Evidence[] = [];
+  const SHOWN_SKIPPED = 20;
+  for (const sk of skipped.slice(0, SHOWN_SKIPPED))
+    evidence.push({ text: `--gitops: skipped ${sk.path}: ${sk.why}` });
+  if (skipped.length > SHOWN_SKIPPED)
+    evidence.push({
+      text: `--gitops: skipped ${skipped.length - SHOWN_SKIPPED} more symbolic links or deep folders`,
+    });
   const present = CHART_ORDER.map((c) => apps.find((a) => a.chart === c)).filter(
     (a): a is GitopsApp => a !== undefined,
   );
@@ -890,9 +968,8 @@ export function checkIgnore(
 ): CheckResult {
   const evidence: Evidence[] = [];
   const statuses: Status[] = [];
-  const to = choice.path.at(-1) ?? '';
-  let notRunTarget = false;
   const notRun = new Map<string, string[]>();
+  const hopsNotRun = new Set<string>();
   const reasons = new Set<string>();
   for (const app of inChartOrder(apps)) {
     if (app.ignoreDifferences.length === 0) continue;
@@ -926,10 +1003,10 @@ export function checkIgnore(
       const before = facts.render(request, hop.from);
       const after = facts.render(request, hop.to);
       if ('missing' in before || 'missing' in after) {
-        if (hop.to === to) notRunTarget = true;
         const why = ['missing' in before ? hop.from : undefined, 'missing' in after ? hop.to : undefined]
           .filter(Boolean)
           .join(' and ');
+        hopsNotRun.add(`${hop.from} → ${hop.to}`);
         const key = `${hop.from} → ${hop.to}: no render of ${why}`;
         notRun.set(key, [...(notRun.get(key) ?? []), app.name]);
         continue;
@@ -957,22 +1034,26 @@ export function checkIgnore(
   }
   for (const [what, names] of notRun)
     evidence.push({ status: 'not-run', text: `${what} (${names.join(', ')}): not evaluated` });
-  for (const app of apps)
-    for (const hop of choice.hops)
-      for (const v of [hop.from, hop.to]) {
-        const r = facts.render(
-          { chart: app.chart, release: app.releaseName, namespace: app.namespace, values: app.values },
-          v,
-        );
-        if ('missing' in r) reasons.add(r.missing.replace(/^no render of \S+ /, 'no render at '));
-      }
+  // Versions without a render of an Application that has rules, in path order (the summary names exactly these).
+  const unrendered: string[] = [];
+  for (const app of apps.filter((a) => a.ignoreDifferences.length > 0))
+    for (const v of choice.path) {
+      const r = facts.render(
+        { chart: app.chart, release: app.releaseName, namespace: app.namespace, values: app.values },
+        v,
+      );
+      if (!('missing' in r)) continue;
+      reasons.add(r.missing.replace(/^no render of \S+ /, 'no render at '));
+      if (!unrendered.includes(v)) unrendered.push(v);
+    }
+  unrendered.sort(compareVersions);
   for (const why of reasons) evidence.push({ status: 'not-run', text: why });
   if (apps.every((a) => a.ignoreDifferences.length === 0))
     return result('gitops-ignore', 'pass', 'no Application has ignoreDifferences', [
       { text: 'nothing to evaluate' },
     ]);
   const failed = worst(statuses);
-  const status: Status = failed !== 'pass' ? failed : notRunTarget ? 'not-run' : 'pass';
+  const status: Status = failed !== 'pass' ? failed : hopsNotRun.size > 0 ? 'not-run' : 'pass';
   return result(
     'gitops-ignore',
     status,
@@ -981,7 +1062,7 @@ export function checkIgnore(
       : status === 'warn'
         ? 'ignoreDifferences hide changes the new charts make from the diff'
         : status === 'not-run'
-          ? `could not run for ${to}: no render of its charts (recorded for the istio/istio mirror's tags; on a machine with Helm and the network the plan renders them)`
+          ? `could not run for ${unrendered.join(', ')}: no render of ${unrendered.length > 1 ? 'their' : 'its'} charts, so ${hopsNotRun.size === choice.hops.length ? 'no hop' : `${hopsNotRun.size} of ${choice.hops.length} hops`} could be evaluated (renders are recorded for the istio/istio mirror's tags; on a machine with Helm and the network the plan renders them)`
           : 'no rule hides a change the charts make on the path',
     evidence,
   );
@@ -1011,7 +1092,7 @@ export function buildPlanReport(inputs: PlanInputs): UpgradePlanReport {
     checkHops(choice),
     checkKubernetes(choice.path, inputs.profile.nodeImage, inputs.pinnedKind),
     checkReleases(choice.path, inputs.runDate),
-    checkHosts(choice.path, inputs.profile, apps),
+    checkHosts(choice.path, inputs.profile, apps, inputs.runDate),
     checkValues(
       choice.path,
       [
@@ -1043,7 +1124,7 @@ export function buildPlanReport(inputs: PlanInputs): UpgradePlanReport {
   if (apps) {
     if (!inputs.jq) throw new Error('buildPlanReport: jq is required with gitops');
     checks.push(
-      checkWaves(apps),
+      checkWaves(apps, inputs.gitops?.skipped ?? []),
       checkStaging(choice, apps),
       checkIgnore(choice, apps, inputs.facts, inputs.jq),
     );

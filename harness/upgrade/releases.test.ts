@@ -97,6 +97,16 @@ describe('the release table', () => {
 });
 
 describe('check 3: releases', () => {
+  it('a version not yet released on the run date is not published: a target fails, and the summary says so', () => {
+    const r = checkReleases(['1.30.5', '1.31.1'], '2026-09-01');
+    expect(r.status).toBe('fail');
+    expect(r.summary).toContain('1.31.1 (target (B)) is not published on 2026-09-01: released 2026-09-21');
+    expect(r.summary).not.toContain('supported on');
+    // A tagged x.y.N (N > 0) cannot be out before its minor's x.y.0.
+    expect(checkReleases(['1.29.6', '1.30.1'], '2026-05-01').status).toBe('fail');
+    expect(checkReleases(['1.30.5', '1.31.1'], '2026-09-21').status).not.toBe('fail');
+  });
+
   it('warns (not passes) 1.28.3 → 1.31.1 on 2026-11-30: stops past or at end of life are normal but counted', () => {
     const r = checkReleases(['1.28.3', '1.29.8', '1.30.5', '1.31.1'], '2026-11-30');
     expect(r.status).toBe('warn');
