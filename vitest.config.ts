@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { defineConfig } from 'vitest/config';
 import SuiteOrderSequencer from './harness/conformance/sequencer.ts';
@@ -17,6 +18,11 @@ export default defineConfig({
         ]
       : ['default', './harness/report/plain-summary-reporter.ts'],
     ...(runDir ? { outputFile: { junit: path.join(runDir, 'junit.xml') } } : {}),
+    // At least two test files at once (Vitest's default is one less than the CPUs, so one on a
+    // 2-CPU machine): many unit tests wait on child processes (the twin's whole runs, the real
+    // helm, the CLI), which leaves a CPU idle. The conformance project runs its files one at a
+    // time regardless (fileParallelism: false).
+    maxWorkers: Math.max(2, os.availableParallelism() - 1),
     // Suite files run in a fixed order, removal last (harness/conformance/sequencer.ts).
     sequence: { sequencer: SuiteOrderSequencer },
     projects: [
