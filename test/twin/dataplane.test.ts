@@ -864,3 +864,14 @@ describe('enrolled pods on a node without ztunnel (uninstalled from under them)'
     ).toMatchObject(CONNECTED);
   });
 });
+
+describe('native HBONE endpoints', () => {
+  it('a networking.istio.io/tunnel label listing http among others still makes one (SupportsTunnel splits on commas)', () => {
+    const tunnel = pod('plain', 'tunnel', '10.244.2.50', {
+      labels: { 'networking.istio.io/tunnel': 'h2,http' },
+      ports: [[8080]],
+    });
+    const d = decide(cluster({ pods: [tunnel] }), { from: client, toIp: '10.244.2.50', port: 8080 });
+    expect(d).toMatchObject({ ...CONNECTED, hbone: true, judgedPort: 15008 });
+  });
+});

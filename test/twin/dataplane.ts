@@ -1093,7 +1093,9 @@ export function decide(objects: TwinObjects, c: Connection, curl: CurlOptions = 
   const srcEnrolled = isEnrolled(src);
   const dstEnrolled = dst !== undefined && !dst.spec?.hostNetwork && isEnrolled(dst);
   // workloads.go setTunnelProtocol: HBONE for the annotation, or for the native tunnel label (waypoints).
-  const dstNativeTunnel = dst !== undefined && labelsOf(dst)['networking.istio.io/tunnel'] === 'http';
+  // istio@1.28.3 pilot/pkg/model/service.go SupportsTunnel: the label is a comma-separated list.
+  const dstNativeTunnel =
+    dst !== undefined && (labelsOf(dst)['networking.istio.io/tunnel'] ?? '').split(',').includes('http');
   // zt@1.28.3 src/proxy/outbound.rs build_request: an InboundProtocol::HBONE workload is reached on
   // <selected workload IP>:15008, from the source pod's netns (so from the source pod's own IP).
   const hbone = srcEnrolled && (dstEnrolled || dstNativeTunnel);

@@ -99,7 +99,7 @@ const BUILD_INFO = {
   cryptoProvider: 'tls-aws-lc',
 };
 
-/** istio@1.28.3 pkg/config/constants: label networking.istio.io/tunnel=http makes a native HBONE endpoint. */
+/** istio@1.28.3 pkg/config/constants: a networking.istio.io/tunnel label listing "http" makes a native HBONE endpoint. */
 const TUNNEL_LABEL = 'networking.istio.io/tunnel';
 
 type J = Record<string, unknown>;
@@ -216,7 +216,8 @@ function workloadOf(p: PodObject, policyKeys: (p: Pod) => string[]): WorkloadInf
   if (isTerminal(p) || ips.length === 0) return undefined;
   const workloadName = workloadNameOf(p);
   const [canonicalName, canonicalRevision] = canonicalServiceOf(p.metadata.labels ?? {}, workloadName);
-  const nativeTunnel = p.metadata.labels?.[TUNNEL_LABEL] === 'http';
+  // istio@1.28.3 pilot/pkg/model/service.go SupportsTunnel: a comma-separated list.
+  const nativeTunnel = (p.metadata.labels?.[TUNNEL_LABEL] ?? '').split(',').includes('http');
   return {
     uid: `${CLUSTER_ID}//Pod/${p.metadata.namespace ?? ''}/${p.metadata.name}`,
     name: p.metadata.name,
