@@ -54,7 +54,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { ISTIO_MINORS } from '../harness/istio/versions.ts';
 import { valuesFilesFor } from '../harness/plan.ts';
 import { EMBEDDED_PROFILE, loadProfile } from '../harness/profile/load.ts';
-import { REAL_HELM, realHelm } from '../test/helpers/real-helm.ts';
+import { isolatedHelmEnv, REAL_HELM, realHelm } from '../test/helpers/real-helm.ts';
 import {
   ADDON_CHARTS,
   addonInventoryFileName,
@@ -205,18 +205,9 @@ interface Helm {
   version: string;
 }
 
+/** The real helm, isolated (real-helm.ts), with no kubeconfig to read. */
 function helmEnv(home: string): Record<string, string> {
-  return {
-    HOME: home,
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HELM_CACHE_HOME: path.join(home, 'cache'),
-    HELM_CONFIG_HOME: path.join(home, 'config'),
-    HELM_DATA_HOME: path.join(home, 'data'),
-    KUBECONFIG: path.join(home, 'no-kubeconfig'),
-    HTTPS_PROXY: 'http://127.0.0.1:9',
-    HTTP_PROXY: 'http://127.0.0.1:9',
-    NO_PROXY: '',
-  };
+  return { ...isolatedHelmEnv(home), KUBECONFIG: path.join(home, 'no-kubeconfig') };
 }
 
 async function helmTemplate(helm: Helm, home: string, args: string[]): Promise<string> {

@@ -30,7 +30,7 @@
  *
  * --only takes a comma-separated subset of keys, renders, gojq (default: all three).
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,6 +40,7 @@ import { format, resolveConfig } from 'prettier';
 import { parse as parseYaml, parseAllDocuments, stringify as stringifyYaml } from 'yaml';
 import { ISTIO_MINORS } from '../harness/istio/versions.ts';
 import { PINS } from '../harness/pins.ts';
+import { readTree } from '../harness/upgrade/chart-facts.ts';
 import { inventoryOf, type KeyInventory } from '../harness/upgrade/chart-keys.ts';
 import { parseGitops } from '../harness/upgrade/gitops.ts';
 import { CHART_ORDER, type Chart } from '../harness/upgrade/hops.ts';
@@ -132,15 +133,6 @@ async function extract(mirror: string, tag: string, work: string): Promise<strin
   );
   await execa('tar', ['-x', '-C', work], { input: archive.stdout });
   return commit;
-}
-
-function readTree(dir: string, base = dir, out = new Map<string, string>()): Map<string, string> {
-  for (const f of readdirSync(dir)) {
-    const p = path.join(dir, f);
-    if (statSync(p).isDirectory()) readTree(p, base, out);
-    else out.set(path.relative(base, p), readFileSync(p, 'utf8'));
-  }
-  return out;
 }
 
 async function recordKeys(args: Args): Promise<void> {

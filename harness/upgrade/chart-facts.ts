@@ -74,7 +74,8 @@ function run(
   });
 }
 
-function readTree(dir: string, base = dir, out = new Map<string, string>()): Map<string, string> {
+/** Every file below `dir`, by its path relative to `dir` (a chart's files, as chart-keys.ts reads them). */
+export function readTree(dir: string, base = dir, out = new Map<string, string>()): Map<string, string> {
   for (const f of readdirSync(dir)) {
     const p = path.join(dir, f);
     if (statSync(p).isDirectory()) readTree(p, base, out);
